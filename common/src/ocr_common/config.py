@@ -1,0 +1,97 @@
+"""Typed configs: a dataclass schema, a YAML file and `key=value` overrides merged on top.
+
+A typo in a key is an error that names the key and the file, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+    ValidationError,
+)
+
+from ocr_common.atomic import write_text_atomic
+from ocr_common.errors import UserError
+
+T = TypeVar("T")
+
+
+class ConfigError(UserError):
+    """An unknown key, a value of the wrong type or a failed cross-field check."""
+
+
+def _describe(error: OmegaConfBaseException) -> str:
+    key = getattr(error, "full_key", None) or "?"
+    if isinstance(error, (ConfigKeyError, ConfigAttributeError)):
+        return f"unknown key '{key}'"
+    if isinstance(error, MissingMandatoryValue):
+        return f"missing value for '{key}'"
+    if isinstance(error, ValidationError):
+        first_line = str(getattr(error, "msg", error)).splitlines()[0]
+        return f"bad value for '{key}': {first_line}"
+    return str(error).splitlines()[0]
+
+
+def load_config(schema: type[T], path: str | os.PathLike, overrides: Sequence[str] = ()) -> T:
+    """Load `path` into the dataclass `schema`, apply dotlist `overrides`, run `validate()`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        from_file = OmegaConf.load(path)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    merged = OmegaConf.structured(schema)
+    layers = ((str(path), lambda: from_file), ("override", lambda: _dotlist(overrides)))
+    for source, layer in layers:
+        try:
+            merged = OmegaConf.merge(merged, layer())
+        except OmegaConfBaseException as error:
+            raise ConfigError(f"{source}: {_describe(error)}") from None
+    try:
+        config = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"{path}: {_describe(error)}") from None
+    validate = getattr(config, "validate", None)
+    if callable(validate):
+        try:
+            validate()
+        except ValueError as error:
+            raise ConfigError(f"{path}: {error}") from None
+    return config
+
+
+def _dotlist(overrides: Sequence[str]) -> Any:
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' is not of the form key=value")
+    return OmegaConf.from_dotlist(list(overrides))
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A plain, YAML/JSON-serialisable dict of a config dataclass."""
+    return OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
+
+
+def config_from_dict(schema: type[T], values: dict[str, Any]) -> T:
+    """Rebuild a config dataclass from `config_to_dict` output (e.g. stored in a checkpoint)."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), values)
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"stored config: {_describe(error)}") from None
+
+
+def save_config(config: Any, path: str | os.PathLike) -> None:
+    text = yaml.safe_dump(config_to_dict(config), allow_unicode=True, sort_keys=False)
+    write_text_atomic(path, text)

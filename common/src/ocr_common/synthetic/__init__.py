@@ -1,0 +1,1 @@
+"""Synthetic Korean text-line images: the dataset that needs nothing downloaded."""
