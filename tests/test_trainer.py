@@ -1,0 +1,55 @@
+import importlib.util
+
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from ocr_common.errors import UserError
+from ocr_common.trainer import TrainConfig, build_trainer
+
+
+class Line(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(1, 1)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.layer(x), y)
+        self.log("train/loss", loss)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def loader():
+    x = torch.linspace(-1, 1, 32).unsqueeze(1)
+    return DataLoader(TensorDataset(x, 3 * x + 1), batch_size=8)
+
+
+@pytest.mark.parametrize("logger", ["csv", "tensorboard"])
+def test_trainer_writes_logs_and_last_checkpoint(tmp_path, logger):
+    config = TrainConfig(epochs=3, accelerator="cpu", devices=1, logger=logger, log_every_n_steps=1)
+    trainer = build_trainer(config, tmp_path / "run")
+    trainer.fit(Line(), loader())
+    assert (tmp_path / "run" / "last.ckpt").is_file()
+    assert trainer.global_step == 12
+    logged = {p.name for p in (tmp_path / "run").rglob("*")}
+    assert ("metrics.csv" in logged) if logger == "csv" else any("tfevents" in n for n in logged)
+
+
+def test_periodic_checkpoints(tmp_path):
+    config = TrainConfig(
+        epochs=1, accelerator="cpu", devices=1, checkpoint_every_n_steps=2, log_every_n_steps=1
+    )
+    build_trainer(config, tmp_path).fit(Line(), loader())
+    assert (tmp_path / "last.ckpt").is_file()
+    assert any(p.name.startswith("step") for p in tmp_path.glob("*.ckpt"))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("wandb") is not None, reason="wandb is installed")
+def test_wandb_without_package_is_one_clear_error(tmp_path):
+    with pytest.raises(UserError, match="pip install wandb"):
+        build_trainer(TrainConfig(logger="wandb", accelerator="cpu", devices=1), tmp_path)
