@@ -1,0 +1,19 @@
+"""Shared fixtures: a tiny synthetic dataset, generated once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ocr_common.synthetic import synthesize
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with train (32), validation (8) and test-heldout-fonts (8) tables and images."""
+    output = tmp_path_factory.mktemp("synthetic")
+    synthesize(
+        output, num_train=32, num_validation=8, num_test=8, seed=0, workers=1, progress=False
+    )
+    return output
