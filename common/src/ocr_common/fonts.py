@@ -18,7 +18,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from PIL import ImageFont
@@ -52,7 +52,9 @@ class FontFace:
         return _load(self.path, self.index, size)
 
 
-@cache
+# Bounded: a loaded CJK face holds about 1 MB, and 50 faces × 49 sizes would hold gigabytes,
+# while reloading one takes under a millisecond.
+@lru_cache(maxsize=128)
 def _load(path: str, index: int, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size, index=index)
 
@@ -169,6 +171,8 @@ def summary() -> str:
         families = sorted({face.family for face in faces})
         lines.append(f"{label}: {len(faces)} faces in {len(families)} families")
         lines.extend(f"  {family}" for family in families)
+    unused = len(discover_fonts()) - sum(len(faces) for faces in split.values())
+    lines.append(f"not used: {unused} faces (other families, old-Hangul or CJK JP/SC/TC/HK)")
     if not split[TRAIN]:
         lines.append(
             "no training font: install Debian fonts-nanum / fonts-noto-cjk, "
