@@ -2,7 +2,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from ocr_common.config import ConfigError, config_from_dict, config_to_dict, load_config, save_config
+from ocr_common.config import (
+    ConfigError,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    save_config,
+)
 from ocr_common.trainer import TrainConfig
 
 
@@ -61,7 +67,7 @@ def test_cross_field_check_runs(tmp_path):
     path = write(tmp_path, "model:\n  n_embd: 100\n  n_head: 3\n")
     with pytest.raises(ConfigError, match="divisible"):
         load_config(Schema, path)
-    with pytest.raises(ConfigError, match="train.logger"):
+    with pytest.raises(ConfigError, match=r"train\.logger"):
         load_config(Schema, write(tmp_path, "train:\n  logger: mlflow\n"))
 
 

@@ -5,7 +5,13 @@ from ocr_common.metrics import edit_distance, score, score_by_group
 
 @pytest.mark.parametrize(
     ("a", "b", "distance"),
-    [("", "", 0), ("abc", "", 3), ("kitten", "sitting", 3), ("백화점", "백회점", 1), ("금강", "강금", 2)],
+    [
+        ("", "", 0),
+        ("abc", "", 3),
+        ("kitten", "sitting", 3),
+        ("백화점", "백회점", 1),
+        ("금강", "강금", 2),
+    ],
 )
 def test_edit_distance(a, b, distance):
     assert edit_distance(a, b) == distance == edit_distance(b, a)

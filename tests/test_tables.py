@@ -9,7 +9,9 @@ from ocr_common.tables import read_table, resolve_image_paths, write_table
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_round_trip_keeps_text_like_na(tmp_path, suffix):
-    table = pd.DataFrame({"img_path": ["a.png", "b.png"], "text": ["NA", "하정"], "extra": ["x", "y"]})
+    table = pd.DataFrame(
+        {"img_path": ["a.png", "b.png"], "text": ["NA", "하정"], "extra": ["x", "y"]}
+    )
     path = tmp_path / f"t{suffix}"
     write_table(table, path)
     back = read_table(path)
