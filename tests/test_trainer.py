@@ -53,3 +53,10 @@ def test_periodic_checkpoints(tmp_path):
 def test_wandb_without_package_is_one_clear_error(tmp_path):
     with pytest.raises(UserError, match="pip install wandb"):
         build_trainer(TrainConfig(logger="wandb", accelerator="cpu", devices=1), tmp_path)
+
+
+def test_time_budget_stops_training(tmp_path):
+    config = TrainConfig(epochs=10_000, max_minutes=0.02, accelerator="cpu", devices=1)
+    trainer = build_trainer(config, tmp_path)
+    trainer.fit(Line(), loader())
+    assert 0 < trainer.current_epoch < 10_000

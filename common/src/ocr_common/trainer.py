@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ class TrainConfig:
 
     epochs: int = 1
     max_steps: int = -1  # stop after this many optimizer steps (-1: run all epochs)
+    max_minutes: float = 0.0  # stop after this much wall-clock time (0: no limit)
     batch_size: int = 32
     accumulate_grad_batches: int = 1
     gradient_clip_val: float = 0.0  # 0 disables clipping
@@ -88,6 +90,7 @@ def build_trainer(
         precision=config.precision,
         max_epochs=config.epochs,
         max_steps=config.max_steps,
+        max_time=timedelta(minutes=config.max_minutes) if config.max_minutes else None,
         accumulate_grad_batches=config.accumulate_grad_batches,
         gradient_clip_val=config.gradient_clip_val or None,
         val_check_interval=int(interval) if interval > 1 else interval,
