@@ -1,0 +1,77 @@
+"""Tesseract 5 as an independent reader: many images in ONE process via a list file.
+
+Horizontal lines use `kor --psm 7` (a single text line); vertical ones `kor_vert --psm 5`
+(a single uniform block of vertically aligned text). Pages in the output are separated by a
+form feed, one page per listed image, so texts map back to images by position.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+from ocr_common.errors import UserError
+
+SETTINGS = {"horizontal": ("kor", "7"), "vertical": ("kor_vert", "5")}
+PAGE_SEPARATOR = "\f"
+
+
+def tesseract_available() -> bool:
+    return shutil.which("tesseract") is not None
+
+
+def read_images(
+    paths: Sequence[str | os.PathLike], orientation: str = "horizontal", timeout: float = 3600
+) -> list[str]:
+    """Texts Tesseract reads in `paths` (same order), NFC, whitespace-trimmed; '' where none."""
+    if orientation not in SETTINGS:
+        raise UserError(f"orientation must be one of {sorted(SETTINGS)}, not '{orientation}'")
+    if not paths:
+        return []
+    if not tesseract_available():
+        raise UserError("tesseract not found: install tesseract-ocr with tesseract-ocr-kor")
+    language, psm = SETTINGS[orientation]
+    with tempfile.TemporaryDirectory() as folder:
+        list_file = Path(folder) / "images.txt"
+        list_file.write_text("".join(f"{Path(p).resolve()}\n" for p in paths), encoding="utf-8")
+        command = [
+            "tesseract",
+            str(list_file),
+            "stdout",
+            "-l",
+            language,
+            "--psm",
+            psm,
+            "-c",
+            f"page_separator={PAGE_SEPARATOR}",
+        ]
+        env = {**os.environ, "OMP_THREAD_LIMIT": "1"}  # one thread: we share the cores
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise UserError(f"tesseract failed ({last})")
+    pages = result.stdout.split(PAGE_SEPARATOR)
+    if len(pages) < len(paths):
+        raise UserError(f"tesseract returned {len(pages)} pages for {len(paths)} images")
+    # A vertical crop is one column: Tesseract splits it into "lines" at arbitrary syllables.
+    joiner = "" if orientation == "vertical" else " "
+    return [joiner.join(unicodedata.normalize("NFC", page).split()) for page in pages[: len(paths)]]
+
+
+def read_by_orientation(
+    paths: Sequence[str | os.PathLike], orientations: Sequence[str]
+) -> list[str]:
+    """One Tesseract run per orientation; texts returned in the order of `paths`."""
+    texts = [""] * len(paths)
+    for orientation in sorted(set(orientations)):
+        positions = [i for i, o in enumerate(orientations) if o == orientation]
+        for position, text in zip(
+            positions, read_images([paths[i] for i in positions], orientation), strict=False
+        ):
+            texts[position] = text
+    return texts

@@ -1,0 +1,52 @@
+"""Tokenise a dataset table: python src/predict.py CONFIG CKPT --dataset T --output O"""
+
+from __future__ import annotations
+
+import argparse
+
+from ocr_common.config import load_config
+from ocr_common.errors import UserError, run_cli
+from vqvae.config import VQVAEConfig
+from vqvae.tokenize_table import tokenize_table
+from vqvae.tokenizer import ImageTokenizer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("config", help="the YAML config the checkpoint was trained with")
+    parser.add_argument("checkpoint", help="Lightning checkpoint (e.g. runs/x/last.ckpt)")
+    parser.add_argument("--dataset", required=True, help="dataset table (img_path,text,…)")
+    parser.add_argument("--output", required=True, help="token table to write (.csv/.parquet)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--max-length", type=int, help="token budget (default: data.max_length)")
+    parser.add_argument("--use-tta", action="store_true", help="also write jittered repeats")
+    parser.add_argument("--num-repeats", type=int, default=4, help="rows per image with --use-tta")
+    parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("overrides", nargs="*", help="config key=value overrides")
+    args = parser.parse_args()
+    if args.batch_size < 1 or (args.use_tta and args.num_repeats < 1):
+        raise UserError("--batch-size and --num-repeats must be at least 1")
+    config = load_config(VQVAEConfig, args.config, args.overrides)
+    if config.train.devices not in (1, "1", "auto") or config.train.num_nodes > 1:
+        print("note: tokenising runs on one device; multi-GPU predict is not implemented yet")
+    max_length = args.max_length or config.data.max_length
+    tokenizer = ImageTokenizer.from_checkpoint(config.model, args.checkpoint, max_length)
+    report = tokenize_table(
+        tokenizer,
+        args.dataset,
+        args.output,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        num_repeats=args.num_repeats if args.use_tta else 1,
+        progress=not args.no_progress,
+    )
+    print(
+        f"wrote {report.num_rows} rows to {args.output} ({report.num_skipped} unreadable "
+        f"image(s) skipped); wasted token slots: {report.wasted_slot_share:.1%} "
+        f"(square padding would waste {report.square_wasted_slot_share:.1%})"
+    )
+
+
+if __name__ == "__main__":
+    run_cli(main)

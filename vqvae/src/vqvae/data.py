@@ -1,0 +1,197 @@
+"""Training data: images from a dataset table or a glob, drawn into their templates, batched so
+every batch holds one template (no padding between images of different shapes)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import random
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+)
+
+from ocr_common.errors import UserError
+from ocr_common.tables import read_table, resolve_image_paths
+from vqvae.config import DataConfig
+from vqvae.images import jitter, load_rgb, read_size, to_template_tensor
+from vqvae.shapes import choose_template
+
+
+class TemplateDataset(Dataset):
+    """Images with their templates; unreadable files are dropped at construction and counted.
+
+    With `repeats` > 1 (test-time augmentation) item i is repeat i % repeats of image
+    i // repeats; repeat 0 is the plain image, the others a seeded random jitter.
+    """
+
+    def __init__(
+        self, paths: Sequence[Path], max_length: int, downsample: int, repeats: int = 1
+    ) -> None:
+        self.paths: list[Path] = []
+        self.sizes: list[tuple[int, int]] = []
+        self.rows: list[int] = []  # index into the caller's list, to carry table columns along
+        self.num_skipped = 0
+        self.downsample = downsample
+        self.repeats = repeats
+        image_templates = []
+        for row, path in enumerate(paths):
+            try:
+                size = read_size(path)
+            except (OSError, ValueError):
+                self.num_skipped += 1
+                continue
+            self.paths.append(Path(path))
+            self.sizes.append(size)
+            image_templates.append(choose_template(*size, max_length))
+            self.rows.append(row)
+        self.templates = [t for t in image_templates for _ in range(repeats)]
+
+    def __len__(self) -> int:
+        return len(self.templates)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int] | None:
+        image_index, repeat = divmod(index, self.repeats)
+        try:
+            image = load_rgb(self.paths[image_index])
+        except (OSError, ValueError):  # header fine, pixels truncated: skipped by the collate
+            return None
+        if repeat:
+            image = jitter(image, random.Random(index))
+        tensor, _ = to_template_tensor(image, self.templates[index], self.downsample)
+        return tensor, index
+
+
+def collate_same_template(items: list[tuple[torch.Tensor, int] | None]) -> dict[str, torch.Tensor]:
+    """Stack one template's images; `skipped` counts items that failed to decode."""
+    good = [item for item in items if item is not None]
+    if not good:
+        return {
+            "images": torch.zeros(0),
+            "indices": torch.zeros(0, dtype=torch.long),
+            "skipped": torch.tensor(len(items)),
+        }
+    return {
+        "images": torch.stack([tensor for tensor, _ in good]),
+        "indices": torch.tensor([index for _, index in good]),
+        "skipped": torch.tensor(len(items) - len(good)),
+    }
+
+
+class TemplateBatchSampler(BatchSampler):
+    """Group the indices of `sampler` by template into batches of at most `batch_size`.
+
+    A BatchSampler taking a `sampler`, so Lightning can swap in a DistributedSampler under DDP.
+    """
+
+    def __init__(
+        self,
+        sampler: Sampler[int],
+        batch_size: int,
+        drop_last: bool,
+        templates: Sequence[tuple[int, int]] = (),
+    ) -> None:
+        super().__init__(sampler, batch_size, drop_last)
+        self.templates = list(templates)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for index in self.sampler:
+            bucket = buckets[self.templates[index]]
+            bucket.append(index)
+            if len(bucket) == self.batch_size:
+                yield bucket.copy()
+                bucket.clear()
+        if not self.drop_last:
+            for bucket in buckets.values():
+                if bucket:
+                    yield bucket
+
+    def __len__(self) -> int:
+        counts: dict[tuple[int, int], int] = defaultdict(int)
+        for index in self.sampler:
+            counts[self.templates[index]] += 1
+        round_ = (
+            (lambda n: n // self.batch_size)
+            if self.drop_last
+            else (lambda n: -(-n // self.batch_size))
+        )
+        return sum(round_(n) for n in counts.values())
+
+
+def template_loader(
+    dataset: TemplateDataset, batch_size: int, num_workers: int, shuffle: bool
+) -> DataLoader:
+    sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
+    return DataLoader(
+        dataset,
+        batch_sampler=TemplateBatchSampler(sampler, batch_size, False, dataset.templates),
+        collate_fn=collate_same_template,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )
+
+
+def _table_paths(path: str) -> list[Path]:
+    table = read_table(path, required=("img_path",))
+    return resolve_image_paths(table, path)
+
+
+def split_sources(config: DataConfig, seed: int) -> tuple[list[Path], list[Path]]:
+    """(train, validation) image paths from the tables or the glob named in the config."""
+    if config.train_dataset:
+        train = _table_paths(config.train_dataset)
+        if config.val_dataset:
+            return train, _table_paths(config.val_dataset)
+    elif config.image_files:
+        train = sorted(
+            Path(p) for p in glob.glob(os.path.expanduser(config.image_files), recursive=True)
+        )
+        if not train:
+            raise UserError(f"data.image_files: no files match '{config.image_files}'")
+    else:
+        raise UserError("config: set data.train_dataset (a table) or data.image_files (a glob)")
+    random.Random(seed).shuffle(train)
+    num_val = max(1, round(len(train) * config.validation_ratio)) if config.validation_ratio else 0
+    return train[num_val:], train[:num_val]
+
+
+class VQVAEDataModule(L.LightningDataModule):
+    def __init__(
+        self, config: DataConfig, downsample: int, batch_size: int, num_workers: int, seed: int
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.downsample = downsample
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+
+    def setup(self, stage: str | None = None) -> None:
+        if hasattr(self, "train_set"):  # already set up (train() reports its statistics first)
+            return
+        train, val = split_sources(self.config, self.seed)
+        val = val[: self.config.max_val_images]
+        self.train_set = TemplateDataset(train, self.config.max_length, self.downsample)
+        self.val_set = TemplateDataset(val, self.config.max_length, self.downsample)
+        if not len(self.train_set):
+            raise UserError("no readable training images")
+        skipped = self.train_set.num_skipped + self.val_set.num_skipped
+        if skipped:
+            print(f"skipped {skipped} unreadable image(s)")
+
+    def train_dataloader(self) -> DataLoader:
+        return template_loader(self.train_set, self.batch_size, self.num_workers, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return template_loader(self.val_set, self.batch_size, self.num_workers, shuffle=False)

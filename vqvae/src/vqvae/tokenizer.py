@@ -1,0 +1,136 @@
+"""ImageTokenizer: images of any aspect ratio ⇄ grids of code ids, loadable without Lightning."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+
+import torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+from ocr_common.atomic import atomic_path, write_text_atomic
+from ocr_common.config import ConfigError, config_from_dict, config_to_dict
+from ocr_common.errors import UserError
+from vqvae.checkpoint import load_from_checkpoint, load_state, weights_sha256
+from vqvae.config import ModelConfig
+from vqvae.images import PAD_VALUE, PIXEL_MEAN, PIXEL_STD, to_pil, to_template_tensor
+from vqvae.model import VQVAE
+from vqvae.shapes import choose_template
+
+EXPORT_FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+class ImageTokenizer:
+    def __init__(self, model: VQVAE, max_length: int) -> None:
+        self.model = model.eval()
+        self.max_length = max_length
+
+    @property
+    def num_embeddings(self) -> int:
+        return self.model.num_embeddings
+
+    @property
+    def downsample(self) -> int:
+        return self.model.downsample
+
+    @cached_property
+    def sha256(self) -> str:
+        return weights_sha256(self.model)
+
+    @classmethod
+    def from_checkpoint(
+        cls, config: ModelConfig, checkpoint: str | os.PathLike, max_length: int
+    ) -> ImageTokenizer:
+        return cls(load_from_checkpoint(config, checkpoint), max_length)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike) -> ImageTokenizer:
+        directory = Path(directory)
+        config_path = directory / CONFIG_FILE
+        try:
+            values = json.loads(config_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError(f"{config_path}: not found (not an exported VQVAE directory)") from None
+        except json.JSONDecodeError as error:
+            raise UserError(f"{config_path}: not valid JSON ({error})") from None
+        version = values.get("format_version")
+        if version != EXPORT_FORMAT_VERSION:
+            raise UserError(
+                f"{config_path}: export format_version {version}, this code reads "
+                f"{EXPORT_FORMAT_VERSION}"
+            )
+        try:
+            model_config = config_from_dict(ModelConfig, values["model"])
+        except (KeyError, ConfigError) as error:
+            raise UserError(f"{config_path}: bad model config ({error})") from None
+        weights = directory / WEIGHTS_FILE
+        try:
+            state = load_file(weights)
+        except FileNotFoundError:
+            raise UserError(f"{weights}: not found") from None
+        except Exception as error:  # safetensors raises its own error type for corrupt files
+            raise UserError(f"{weights}: not readable ({error})") from None
+        return cls(load_state(VQVAE(model_config), state, weights), int(values["max_length"]))
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        """model.safetensors + config.json; each written atomically, the config last."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.contiguous() for k, v in self.model.state_dict().items()}
+        with atomic_path(directory / WEIGHTS_FILE) as tmp:
+            save_file(state, str(tmp), metadata={"format": "pt"})
+        config = {
+            "format_version": EXPORT_FORMAT_VERSION,
+            "model": config_to_dict(self.model.config),
+            "downsample": self.downsample,
+            "num_embeddings": self.num_embeddings,
+            "max_length": self.max_length,
+            "image_normalization": {"mean": PIXEL_MEAN, "std": PIXEL_STD, "pad_value": PAD_VALUE},
+            "sha256": self.sha256,
+        }
+        write_text_atomic(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
+
+    def template(self, image: Image.Image) -> tuple[int, int]:
+        return choose_template(image.width, image.height, self.max_length)
+
+    @torch.inference_mode()
+    def tokenize(
+        self, images: Sequence[Image.Image], batch_size: int = 64
+    ) -> list[list[list[int]]]:
+        """One grid (rows × cols of code ids) per image, in input order; batched by template."""
+        by_template: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for position, image in enumerate(images):
+            by_template[self.template(image)].append(position)
+        grids: list[list[list[int]]] = [[] for _ in images]
+        device = next(self.model.parameters()).device
+        for template, positions in by_template.items():
+            for start in range(0, len(positions), batch_size):
+                chunk = positions[start : start + batch_size]
+                batch = torch.stack(
+                    [
+                        to_template_tensor(images[p].convert("RGB"), template, self.downsample)[0]
+                        for p in chunk
+                    ]
+                )
+                encoded = self.model.encode(batch.to(device)).tolist()
+                for position, grid in zip(chunk, encoded, strict=True):
+                    grids[position] = grid
+        return grids
+
+    @torch.inference_mode()
+    def draw(self, grid: Sequence[Sequence[int]]) -> Image.Image:
+        """Decode one grid to an RGB image of the template's pixel size (padding included)."""
+        indices = torch.tensor([list(row) for row in grid], dtype=torch.long)
+        if indices.ndim != 2 or indices.numel() == 0:
+            raise ValueError("a grid is a non-empty list of equally long rows")
+        if indices.min() < 0 or indices.max() >= self.num_embeddings:
+            raise ValueError(f"grid has code ids outside [0, {self.num_embeddings})")
+        device = next(self.model.parameters()).device
+        return to_pil(self.model.decode(indices[None].to(device))[0])
