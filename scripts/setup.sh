@@ -11,6 +11,15 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/pip install --quiet "torch==2.13.0"
 .venv/bin/pip install --quiet -r requirements-dev.txt
 .venv/bin/pip install --quiet --no-deps -e .
+# Put the package folders on sys.path as plain entries too: run from the repository root, the
+# top-level folder vqvae/ would otherwise shadow the vqvae package as an empty namespace package.
+.venv/bin/python - <<'PY'
+import pathlib, sysconfig
+root = pathlib.Path.cwd()
+dirs = [root / d / "src" for d in ("common", "vqvae", "gpt2")]
+pth = pathlib.Path(sysconfig.get_paths()["purelib"]) / "inverse_dalle_ocr_src.pth"
+pth.write_text("".join(f"{d}\n" for d in dirs))
+PY
 
 DEBIAN_PACKAGES="fonts-nanum fonts-nanum-extra fonts-noto-cjk fonts-unfonts-core fonts-baekmuk
   fontconfig hunspell-ko tesseract-ocr tesseract-ocr-kor tesseract-ocr-kor-vert"
