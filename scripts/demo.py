@@ -115,7 +115,7 @@ def run_demo(preset: Preset, root: Path) -> dict:
                 PYTHON, "src/train.py", preset.vqvae_config,
                 f"data.train_dataset={data / 'train.csv'}",
                 f"data.val_dataset={data / 'validation.csv'}",
-                f"train.max_steps={preset.vqvae_steps}",
+                f"train.max_steps={preset.vqvae_steps}", "train.epochs=1000",  # steps decide
                 "--run-dir", str(vqvae_run),
             ],
             vqvae_dir,
