@@ -38,6 +38,15 @@ class Preset:
 
 
 PRESETS = {
+    # A seconds-long pass through every stage, for the tests.
+    "smoke": Preset(
+        train_images=32,
+        validation_images=8,
+        test_images=8,
+        vqvae_config="config/vqvae-tiny.yaml",
+        vqvae_steps=3,
+        evaluate_limit=8,
+    ),
     "demo": Preset(
         train_images=8_000,
         validation_images=300,

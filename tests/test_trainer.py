@@ -60,3 +60,21 @@ def test_time_budget_stops_training(tmp_path):
     trainer = build_trainer(config, tmp_path)
     trainer.fit(Line(), loader())
     assert 0 < trainer.current_epoch < 10_000
+
+
+class LineWithValidation(Line):
+    def __init__(self):
+        super().__init__()
+        self.validated_at = []
+
+    def validation_step(self, batch, batch_idx):
+        if batch_idx == 0:
+            self.validated_at.append(self.global_step)
+
+
+def test_validation_every_n_batches_counts_across_short_epochs(tmp_path):
+    # 4 batches an epoch, validation every 6: Lightning would refuse this without global counting.
+    config = TrainConfig(epochs=3, validation_interval=6, accelerator="cpu", devices=1)
+    module = LineWithValidation()
+    build_trainer(config, tmp_path).fit(module, loader(), loader())
+    assert [step for step in module.validated_at if step > 0] == [6, 12]

@@ -94,6 +94,8 @@ def build_trainer(
         accumulate_grad_batches=config.accumulate_grad_batches,
         gradient_clip_val=config.gradient_clip_val or None,
         val_check_interval=int(interval) if interval > 1 else interval,
+        # "Every N batches" counts global steps across epochs, even when an epoch is shorter.
+        check_val_every_n_epoch=None if interval > 1 else 1,
         log_every_n_steps=config.log_every_n_steps,
         logger=LOGGERS[config.logger](run_dir, run_dir.name),
         callbacks=[checkpoint, LearningRateMonitor(logging_interval="step"), *callbacks],
