@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import csv
 import os
+import pickle
+import zipfile
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
+from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
+from ocr_common.atomic import atomic_path
 from ocr_common.errors import UserError
 
 
@@ -44,15 +51,85 @@ class TrainConfig:
             raise ValueError("train.batch_size must be at least 1")
 
 
-def _csv(run_dir: Path, name: str) -> Logger:
-    return CSVLogger(save_dir=run_dir, name="logs", version="")
+@dataclass
+class ResumePoint:
+    """A checkpoint checked for `--resume-from`; Lightning's fit(ckpt_path=…) restores the rest."""
+
+    path: Path
+    # Optimizer steps done. Lightning logs a step's metrics (and an epoch-end validation) against
+    # the step count before it, so rows with step < global_step belong to this checkpoint's past.
+    global_step: int
 
 
-def _tensorboard(run_dir: Path, name: str) -> Logger:
+def read_resume_point(path: str | os.PathLike) -> ResumePoint:
+    """Check that `path` is a whole Lightning training checkpoint, or fail with one clear line.
+
+    Loaded memory-mapped with weights_only=True, so a bad file costs neither a full read nor
+    unpickling arbitrary objects; a truncated zip or pickle is refused here, not deep in fit().
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: checkpoint to resume from not found")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UserError(f"{path}: not a readable checkpoint ({first})") from None
+    missing = [k for k in ("state_dict", "loops", "global_step") if k not in checkpoint]
+    if not isinstance(checkpoint, dict) or missing:
+        raise UserError(f"{path}: not a Lightning training checkpoint (no {', '.join(missing)})")
+    return ResumePoint(path, int(checkpoint["global_step"]))
+
+
+class _ContinuedExperimentWriter(ExperimentWriter):
+    """Lightning's CSV writer deletes an existing metrics.csv; a resumed run keeps the rows logged
+    before its checkpoint instead and appends to them (rows after it are logged again)."""
+
+    def __init__(self, log_dir: str, resume_step: int) -> None:
+        self.resume_step = resume_step
+        super().__init__(log_dir)
+
+    def _check_log_dir_exists(self) -> None:  # called by __init__ in place of the deletion
+        path = Path(self.metrics_file_path)
+        if not path.is_file():
+            return
+        with path.open(newline="", encoding="utf-8") as file:
+            reader = csv.DictReader(file)
+            header = list(reader.fieldnames or [])
+            kept = [row for row in reader if int(float(row["step"])) < self.resume_step]
+        with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as file:
+            writer = csv.DictWriter(file, fieldnames=header)
+            writer.writeheader()
+            writer.writerows(kept)
+        self.metrics_keys = sorted(header)
+
+
+class _ContinuedCSVLogger(CSVLogger):
+    def __init__(self, save_dir: Path, resume_step: int) -> None:
+        super().__init__(save_dir=save_dir, name="logs", version="")
+        self.resume_step = resume_step
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _ContinuedExperimentWriter(self.log_dir, self.resume_step)
+        return self._experiment
+
+
+def _csv(run_dir: Path, name: str, resume: ResumePoint | None) -> Logger:
+    if resume is None:
+        return CSVLogger(save_dir=run_dir, name="logs", version="")
+    return _ContinuedCSVLogger(run_dir, resume.global_step)
+
+
+def _tensorboard(run_dir: Path, name: str, resume: ResumePoint | None) -> Logger:
+    # TensorBoard shows the latest value of a step written twice, so a resumed run just appends.
     return TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="")
 
 
-def _wandb(run_dir: Path, name: str) -> Logger:
+def _wandb(run_dir: Path, name: str, resume: ResumePoint | None) -> Logger:
     try:
         import wandb  # noqa: F401
         from lightning.pytorch.loggers import WandbLogger
@@ -66,13 +143,57 @@ def _wandb(run_dir: Path, name: str) -> Logger:
 LOGGERS = {"csv": _csv, "tensorboard": _tensorboard, "wandb": _wandb}
 
 
+class StepAndEpochCheckpoint(ModelCheckpoint):
+    """Saves every N training steps *and* at each epoch end (and so at the end of training).
+
+    Lightning's ModelCheckpoint refuses both options together, though its saving logic handles
+    them independently; two instances instead would race for last.ckpt (one writes last-v1.ckpt).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._every_n_epochs = 1
+
+
+class FlushLogsAtCheckpoint(Callback):
+    """Write buffered metrics at each checkpoint (the CSV logger otherwise flushes every 100
+    steps), so a run killed after a checkpoint has its metrics up to it on disk. A step's own
+    metrics are logged just after its on_train_batch_end checkpoint: flushed at the next batch."""
+
+    def __init__(self) -> None:
+        self._pending = False
+
+    def _flush(self, trainer: L.Trainer) -> None:
+        for logger in trainer.loggers:
+            logger.save()
+
+    def on_save_checkpoint(self, trainer: L.Trainer, module: L.LightningModule, checkpoint) -> None:
+        self._flush(trainer)
+        self._pending = True
+
+    def on_train_batch_start(self, trainer: L.Trainer, module: L.LightningModule, *args) -> None:
+        if self._pending:
+            self._flush(trainer)
+            self._pending = False
+
+
 def build_trainer(
-    config: TrainConfig, run_dir: str | os.PathLike, callbacks: list[Callback] = ()
+    config: TrainConfig,
+    run_dir: str | os.PathLike,
+    callbacks: list[Callback] = (),
+    *,
+    resume: ResumePoint | None = None,
+    use_distributed_sampler: bool = True,
 ) -> L.Trainer:
-    """A Trainer writing logs and `last.ckpt` (plus periodic checkpoints) under `run_dir`."""
+    """A Trainer writing logs and `last.ckpt` (plus periodic checkpoints) under `run_dir`.
+
+    With `resume`, the CSV metrics continue those of the interrupted run (pass `resume.path` to
+    `fit(ckpt_path=…)`). `use_distributed_sampler=False` is for data modules whose batch sampler
+    shards by rank itself (Lightning would otherwise wrap its sampler in a DistributedSampler).
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = ModelCheckpoint(
+    checkpoint = StepAndEpochCheckpoint(
         dirpath=run_dir,
         filename="step{step}",
         auto_insert_metric_name=False,
@@ -97,6 +218,12 @@ def build_trainer(
         # "Every N batches" counts global steps across epochs, even when an epoch is shorter.
         check_val_every_n_epoch=None if interval > 1 else 1,
         log_every_n_steps=config.log_every_n_steps,
-        logger=LOGGERS[config.logger](run_dir, run_dir.name),
-        callbacks=[checkpoint, LearningRateMonitor(logging_interval="step"), *callbacks],
+        logger=LOGGERS[config.logger](run_dir, run_dir.name, resume),
+        callbacks=[
+            checkpoint,
+            FlushLogsAtCheckpoint(),
+            LearningRateMonitor(logging_interval="step"),
+            *callbacks,
+        ],
+        use_distributed_sampler=use_distributed_sampler,
     )

@@ -16,7 +16,6 @@ from torch.utils.data import (
     BatchSampler,
     DataLoader,
     Dataset,
-    RandomSampler,
     Sampler,
     SequentialSampler,
 )
@@ -88,10 +87,39 @@ def collate_same_template(items: list[tuple[torch.Tensor, int] | None]) -> dict[
     }
 
 
-class TemplateBatchSampler(BatchSampler):
-    """Group the indices of `sampler` by template into batches of at most `batch_size`.
+class SeededShuffleSampler(Sampler[int]):
+    """A permutation of range(size) drawn from `seed + epoch`: the same on every rank and again
+    when a run resumes, unlike RandomSampler's draw from the global RNG."""
 
-    A BatchSampler taking a `sampler`, so Lightning can swap in a DistributedSampler under DDP.
+    def __init__(self, size: int, seed: int) -> None:
+        self.size = size
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:  # Lightning calls this at every epoch start
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(torch.randperm(self.size, generator=generator).tolist())
+
+    def __len__(self) -> int:
+        return self.size
+
+
+class TemplateBatchSampler(BatchSampler):
+    """Group the indices of `sampler` by template into batches; one rank's share of them.
+
+    Batches are formed from the whole index order, identically on every rank, then shared out,
+    so every rank gets the same number of batches (a rank with one batch fewer would hang DDP):
+    - `split_batches` (training, validation): a global batch of batch_size × num_replicas images
+      of one template is split across the ranks, so a step sees exactly the images a
+      single-process step with that global batch would; a final batch with fewer images than ranks
+      reuses some of them so that no rank is left empty.
+    - otherwise (prediction, which has no collective per step): whole batches of batch_size are
+      dealt round-robin, so each image is encoded in the same batch as in a single-process run.
+    `skip` drops the first batches of the next iteration only: ResumableDataLoader sets it to
+    continue an epoch where a checkpoint left it.
     """
 
     def __init__(
@@ -100,42 +128,116 @@ class TemplateBatchSampler(BatchSampler):
         batch_size: int,
         drop_last: bool,
         templates: Sequence[tuple[int, int]] = (),
+        *,
+        num_replicas: int = 1,
+        rank: int = 0,
+        split_batches: bool = True,
     ) -> None:
         super().__init__(sampler, batch_size, drop_last)
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} is not in [0, {num_replicas})")
         self.templates = list(templates)
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.split_batches = split_batches
+        self.skip = 0
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def _global_batches(self) -> list[list[int]]:
+        size = self.batch_size * (self.num_replicas if self.split_batches else 1)
+        batches: list[list[int]] = []
         buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
         for index in self.sampler:
             bucket = buckets[self.templates[index]]
             bucket.append(index)
-            if len(bucket) == self.batch_size:
-                yield bucket.copy()
+            if len(bucket) == size:
+                batches.append(bucket.copy())
                 bucket.clear()
         if not self.drop_last:
-            for bucket in buckets.values():
-                if bucket:
-                    yield bucket
+            batches.extend(bucket for bucket in buckets.values() if bucket)
+        return batches
+
+    def _rank_batches(self) -> list[list[int]]:
+        batches = self._global_batches()
+        if not self.split_batches:
+            return batches[self.rank :: self.num_replicas]
+        replicas = self.num_replicas
+        return [
+            (batch * replicas)[: max(len(batch), replicas)][self.rank :: replicas]
+            for batch in batches
+        ]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        skip, self.skip = self.skip, 0
+        return iter(self._rank_batches()[skip:])
 
     def __len__(self) -> int:
-        counts: dict[tuple[int, int], int] = defaultdict(int)
-        for index in self.sampler:
-            counts[self.templates[index]] += 1
-        round_ = (
-            (lambda n: n // self.batch_size)
-            if self.drop_last
-            else (lambda n: -(-n // self.batch_size))
-        )
-        return sum(round_(n) for n in counts.values())
+        return len(self._rank_batches())
+
+
+class ResumableDataLoader(DataLoader):
+    """A DataLoader whose position in the epoch survives a checkpoint.
+
+    Lightning stores `state_dict()` with the fit loop in every checkpoint and, on resume, calls
+    `load_state_dict()` before iterating; the batch sampler then skips the batches already trained
+    on (index lists only, no image is loaded for them). Iteration starts lazily, at the first
+    batch, so the sampler's epoch set by Lightning after `iter()` is the one used.
+    """
+
+    batch_sampler: TemplateBatchSampler
+    # Class-level defaults rather than an __init__: Lightning re-creates DataLoaders from the
+    # arguments of DataLoader.__init__ (to inject samplers), which an override would hide.
+    _served = 0  # batches handed out in the current epoch, counting skipped ones
+    _resume: dict[str, int] | None = None
+
+    def _epoch(self) -> int:
+        return getattr(self.batch_sampler.sampler, "epoch", 0)
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        self._served = 0
+        if self._resume is not None and self._resume["epoch"] == self._epoch():
+            self._served = self.batch_sampler.skip = self._resume["batches"]
+        self._resume = None
+        for batch in super().__iter__():
+            self._served += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        if self._served >= len(self):  # epoch done: resume at the start of the next one
+            return {"epoch": self._epoch() + 1, "batches": 0}
+        return {"epoch": self._epoch(), "batches": self._served}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self._resume = dict(state)
 
 
 def template_loader(
-    dataset: TemplateDataset, batch_size: int, num_workers: int, shuffle: bool
-) -> DataLoader:
-    sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
-    return DataLoader(
+    dataset: TemplateDataset,
+    batch_size: int,
+    num_workers: int,
+    *,
+    shuffle_seed: int | None = None,
+    num_replicas: int = 1,
+    rank: int = 0,
+    split_batches: bool = True,
+) -> ResumableDataLoader:
+    """Batches of one template each; shuffled per epoch from `shuffle_seed` unless it is None."""
+    sampler = (
+        SequentialSampler(dataset)
+        if shuffle_seed is None
+        else SeededShuffleSampler(len(dataset), shuffle_seed)
+    )
+    batch_sampler = TemplateBatchSampler(
+        sampler,
+        batch_size,
+        False,
+        dataset.templates,
+        num_replicas=num_replicas,
+        rank=rank,
+        split_batches=split_batches,
+    )
+    return ResumableDataLoader(
         dataset,
-        batch_sampler=TemplateBatchSampler(sampler, batch_size, False, dataset.templates),
+        batch_sampler=batch_sampler,
         collate_fn=collate_same_template,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
@@ -190,8 +292,19 @@ class VQVAEDataModule(L.LightningDataModule):
         if skipped:
             print(f"skipped {skipped} unreadable image(s)")
 
-    def train_dataloader(self) -> DataLoader:
-        return template_loader(self.train_set, self.batch_size, self.num_workers, shuffle=True)
+    def _loader(self, data: TemplateDataset, shuffle_seed: int | None) -> ResumableDataLoader:
+        # Our batch sampler shards by rank itself (build_trainer(use_distributed_sampler=False)).
+        return template_loader(
+            data,
+            self.batch_size,
+            self.num_workers,
+            shuffle_seed=shuffle_seed,
+            num_replicas=self.trainer.world_size if self.trainer else 1,
+            rank=self.trainer.global_rank if self.trainer else 0,
+        )
 
-    def val_dataloader(self) -> DataLoader:
-        return template_loader(self.val_set, self.batch_size, self.num_workers, shuffle=False)
+    def train_dataloader(self) -> ResumableDataLoader:
+        return self._loader(self.train_set, self.seed)
+
+    def val_dataloader(self) -> ResumableDataLoader:
+        return self._loader(self.val_set, None)

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ocr_common.config import config_from_dict, config_to_dict
+from ocr_common.errors import UserError
 from vqvae.config import VQVAEConfig
 from vqvae.grid import reconstruction_grid
 from vqvae.images import to_pil
@@ -94,7 +95,8 @@ class VQVAETask(L.LightningModule):
         mse = self.trainer.callback_metrics.get("val/mse")
         if mse is not None:
             self.log("val/psnr", psnr(float(mse)), sync_dist=True)
-        counts = self._val_counts
+        # Every rank saw part of the validation set: count codes over all of them.
+        counts = self.trainer.strategy.reduce(self._val_counts, reduce_op="sum")
         if counts.sum() > 0:
             probs = counts / counts.sum()
             self.log("val/perplexity", torch.exp(-(probs * probs.clamp(min=1e-10).log()).sum()))
@@ -132,3 +134,11 @@ class VQVAETask(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["vqvae_format_version"] = CHECKPOINT_FORMAT_VERSION
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        version = checkpoint.get("vqvae_format_version")
+        if version != CHECKPOINT_FORMAT_VERSION:
+            raise UserError(
+                f"cannot resume: VQVAE checkpoint format_version {version}, this code reads "
+                f"{CHECKPOINT_FORMAT_VERSION}"
+            )

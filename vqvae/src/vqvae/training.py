@@ -11,8 +11,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 
 from ocr_common.config import save_config
-from ocr_common.errors import UserError
-from ocr_common.trainer import build_trainer
+from ocr_common.trainer import build_trainer, read_resume_point
 from vqvae.config import VQVAEConfig
 from vqvae.data import TemplateDataset, VQVAEDataModule
 from vqvae.lightning_module import VQVAETask
@@ -60,11 +59,15 @@ class TrainReport:
 
 
 def train(
-    config: VQVAEConfig, run_dir: str | os.PathLike, resume_from: str | None = None
+    config: VQVAEConfig,
+    run_dir: str | os.PathLike,
+    resume_from: str | os.PathLike | None = None,
+    callbacks: list[Callback] = (),
 ) -> TrainReport:
+    """Train (on every rank under DDP); `resume_from` continues a run exactly where its checkpoint
+    left it: weights, optimiser, LR schedule, step, epoch and the position within the epoch."""
     run_dir = Path(run_dir)
-    if resume_from and not Path(resume_from).is_file():
-        raise UserError(f"{resume_from}: checkpoint to resume from not found")
+    resume = read_resume_point(resume_from) if resume_from else None
     L.seed_everything(config.train.seed, workers=True)
     data = VQVAEDataModule(
         config.data,
@@ -80,9 +83,21 @@ def train(
         f"padded pixels: {padding:.1%} of each template on average"
     )
     meter = ThroughputMeter()
-    trainer = build_trainer(config.train, run_dir, callbacks=[meter])
-    save_config(config, run_dir / "config.yaml")
-    trainer.fit(VQVAETask.from_config(config), datamodule=data, ckpt_path=resume_from)
+    trainer = build_trainer(
+        config.train,
+        run_dir,
+        callbacks=[meter, *callbacks],
+        resume=resume,
+        use_distributed_sampler=False,  # TemplateBatchSampler shards by rank itself
+    )
+    if trainer.is_global_zero:
+        save_config(config, run_dir / "config.yaml")
+    trainer.fit(
+        VQVAETask.from_config(config),
+        datamodule=data,
+        ckpt_path=resume.path if resume else None,
+        weights_only=True,
+    )
     return TrainReport(
         run_dir,
         meter.images_per_second,
