@@ -1,4 +1,9 @@
-"""Tokenise a dataset table: python src/predict.py CONFIG CKPT --dataset T --output O"""
+"""Tokenise a dataset table: python src/predict.py CONFIG CKPT --dataset T --output O
+
+Runs on the config's train.accelerator/devices/num_nodes/strategy (override them like
+train.devices=4 train.strategy=ddp); with several devices each rank writes a shard and rank 0
+merges them into one table, identical to a single-device run.
+"""
 
 from __future__ import annotations
 
@@ -28,8 +33,6 @@ def main() -> None:
     if args.batch_size < 1 or (args.use_tta and args.num_repeats < 1):
         raise UserError("--batch-size and --num-repeats must be at least 1")
     config = load_config(VQVAEConfig, args.config, args.overrides)
-    if config.train.devices not in (1, "1", "auto") or config.train.num_nodes > 1:
-        print("note: tokenising runs on one device; multi-GPU predict is not implemented yet")
     max_length = args.max_length or config.data.max_length
     tokenizer = ImageTokenizer.from_checkpoint(config.model, args.checkpoint, max_length)
     report = tokenize_table(
@@ -40,7 +43,13 @@ def main() -> None:
         num_workers=args.num_workers,
         num_repeats=args.num_repeats if args.use_tta else 1,
         progress=not args.no_progress,
+        devices=config.train.devices,
+        accelerator=config.train.accelerator,
+        num_nodes=config.train.num_nodes,
+        strategy=config.train.strategy,
     )
+    if report is None:  # not global rank 0: rank 0 merged the shards and reports
+        return
     print(
         f"wrote {report.num_rows} rows to {args.output} ({report.num_skipped} unreadable "
         f"image(s) skipped); wasted token slots: {report.wasted_slot_share:.1%} "
