@@ -1,0 +1,41 @@
+"""Load a training checkpoint back into an OCRModule: weights_only, strict, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from inverse_dalle.lightning_module import OCRModule
+from ocr_common.config import ConfigError
+from ocr_common.errors import UserError
+
+
+def load_module(checkpoint: str | os.PathLike) -> OCRModule:
+    """The module a checkpoint was saved from, rebuilt from the config and vocabulary inside it."""
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise UserError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UserError(f"{path}: not a readable checkpoint ({first})") from None
+    if not isinstance(state, dict) or "state_dict" not in state:
+        raise UserError(f"{path}: not a Lightning checkpoint (no state_dict)")
+    hparams = state.get("hyper_parameters", {})
+    if "config" not in hparams or "vocabulary" not in hparams:
+        raise UserError(f"{path}: not a GPT-2 reader checkpoint (no config/vocabulary inside)")
+    try:
+        module = OCRModule(hparams["config"], hparams["vocabulary"])
+    except (ConfigError, ValueError) as error:
+        raise UserError(f"{path}: config inside the checkpoint is not valid ({error})") from None
+    try:
+        module.load_state_dict(state["state_dict"], strict=True)
+    except RuntimeError as error:
+        first = str(error).splitlines()[0]
+        raise UserError(f"{path}: weights do not fit the model ({first})") from None
+    return module.eval()

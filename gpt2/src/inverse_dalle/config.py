@@ -1,0 +1,88 @@
+"""The GPT-2 config schema: the original project's `data`, `model`, `optim`, `train` keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from inverse_dalle.vocabulary import TEXT_UNITS
+from ocr_common.trainer import TrainConfig
+
+
+@dataclass
+class DataConfig:
+    train_dataset: str = "???"  # token table written by vqvae/src/predict.py
+    val_dataset: str | None = None
+    num_visual_tokens: int = 16384  # codebook size; must match the token table's .meta.json
+    max_visual_length: int = 128
+    max_text_length: int = 16
+    text_unit: str = "syllable"  # syllable | jamo
+    max_val_samples: int = 256  # validation images decoded greedily and scored
+    vqvae: str | None = None  # exported VQVAE dir that made the tables; bundled by export.py
+
+
+@dataclass
+class ModelConfig:
+    n_positions: int = 1024
+    n_embd: int = 768
+    n_layer: int = 12
+    n_head: int = 12
+    activation_function: str = "gelu_new"
+    resid_pdrop: float = 0.1
+    embd_pdrop: float = 0.1
+    attn_pdrop: float = 0.1
+    layer_norm_epsilon: float = 1e-5
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "adamw"  # adamw | apex_fused_adam
+    lr: float = 2e-4
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-6
+    weight_decay: float = 0.01
+
+
+@dataclass
+class SchedulerConfig:
+    name: str = "linear"  # any transformers.get_scheduler name
+    num_warmup_steps: int = 100
+    num_training_steps: int = 10_000
+
+
+@dataclass
+class OptimConfig:
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    image_loss_weight: float = 1.0  # image-LM cross-entropy
+    text_loss_weight: float = 1.0  # text-LM cross-entropy
+
+
+@dataclass
+class GPT2TrainConfig(TrainConfig):
+    gradient_checkpointing: bool = False
+
+
+@dataclass
+class InverseDalleConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: GPT2TrainConfig = field(default_factory=GPT2TrainConfig)
+
+    def validate(self) -> None:
+        if self.model.n_embd % self.model.n_head:
+            raise ValueError(
+                f"model.n_embd ({self.model.n_embd}) must be divisible by model.n_head "
+                f"({self.model.n_head})"
+            )
+        needed = self.data.max_visual_length + self.data.max_text_length + 2
+        if self.model.n_positions < needed:
+            raise ValueError(
+                f"model.n_positions ({self.model.n_positions}) must be at least "
+                f"data.max_visual_length + data.max_text_length + 2 = {needed}"
+            )
+        if self.data.text_unit not in TEXT_UNITS:
+            raise ValueError(f"data.text_unit must be one of {TEXT_UNITS}")
+        if self.optim.optimizer.name not in ("adamw", "apex_fused_adam"):
+            raise ValueError("optim.optimizer.name must be adamw or apex_fused_adam")
+        self.train.validate()

@@ -1,0 +1,182 @@
+"""A trained checkpoint → one Hugging Face directory holding everything needed to read an image."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
+from tokenizers.models import WordLevel
+from transformers import GenerationConfig, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+from inverse_dalle.config import InverseDalleConfig
+from inverse_dalle.lightning_module import OCRModule
+from inverse_dalle.token_format import FORMAT_VERSION, TokenLayout
+from inverse_dalle.vocabulary import BOS, EOS, PAD, UNK, VOCAB_VERSION, Vocabulary
+from ocr_common.config import config_to_dict
+from ocr_common.errors import UserError
+
+FORMAT_FILE = "inverse_dalle.json"
+VOCAB_FILE = "vocab.txt"
+VQVAE_DIR = "vqvae"
+# Keys of the config that shape the model or its inputs: the checkpoint's values must match.
+CHECKED_KEYS = {
+    "data": ("num_visual_tokens", "max_visual_length", "max_text_length", "text_unit"),
+    "model": ("n_positions", "n_embd", "n_layer", "n_head", "activation_function"),
+}
+
+
+def check_same_model(config: InverseDalleConfig, module: OCRModule) -> None:
+    given, trained = config_to_dict(config), config_to_dict(module.config)
+    for section, keys in CHECKED_KEYS.items():
+        for key in keys:
+            if given[section][key] != trained[section][key]:
+                raise UserError(
+                    f"checkpoint trained with {section}.{key}={trained[section][key]}, "
+                    f"the config says {given[section][key]}"
+                )
+
+
+def build_tokenizer(vocabulary: Vocabulary, layout: TokenLayout) -> PreTrainedTokenizerFast:
+    """A character-level fast tokenizer over the whole id space ([ROW], [IMG_PAD], codes too)."""
+    names = [*vocabulary.tokens, "[ROW]", "[IMG_PAD]"]
+    names += [f"<code_{i}>" for i in range(layout.num_codes)]
+    tokenizer = Tokenizer(WordLevel({name: i for i, name in enumerate(names)}, unk_token=UNK))
+    tokenizer.normalizer = (
+        normalizers.NFD() if vocabulary.text_unit == "jamo" else normalizers.NFC()
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tokenizer.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        unk_token=UNK,
+        additional_special_tokens=["[ROW]", "[IMG_PAD]"],
+        model_max_length=layout.sequence_length,
+    )
+
+
+def format_metadata(module: OCRModule, vqvae_sha256: str | None) -> dict[str, Any]:
+    layout = module.layout
+    return {
+        "format_version": FORMAT_VERSION,
+        "vocab_version": VOCAB_VERSION,
+        "text_unit": module.vocabulary.text_unit,
+        "text_vocab_size": layout.text_vocab_size,
+        "num_visual_tokens": layout.num_codes,
+        "max_visual_length": layout.max_visual_length,
+        "max_text_length": layout.max_text_length,
+        "row_id": layout.row_id,
+        "image_pad_id": layout.image_pad_id,
+        "code_offset": layout.code_offset,
+        "order": "image_to_text",
+        "vqvae_sha256": vqvae_sha256,
+        "training_config": config_to_dict(module.config),
+    }
+
+
+def model_card(module: OCRModule, has_vqvae: bool) -> str:
+    config, layout = module.config, module.layout
+    parameters = sum(p.numel() for p in module.model.parameters())
+    reading = (
+        "`vqvae/` holds the VQVAE that turns an image into visual tokens, so images can be read "
+        "directly."
+        if has_vqvae
+        else "No VQVAE is bundled: this model reads token tables only."
+    )
+    return f"""---
+language: ko
+library_name: transformers
+pipeline_tag: image-to-text
+tags: [ocr, korean, gpt2, vqvae]
+---
+# Inverse DALL-E OCR reader
+
+A GPT-2 ({config.model.n_layer} layers, {config.model.n_embd} wide, {parameters / 1e6:.1f} M
+parameters) that reads rows of VQVAE visual tokens and writes the Korean text they show.
+{reading}
+
+- Text unit: {module.vocabulary.text_unit}; {layout.text_vocab_size} text tokens (vocab.txt).
+- Sequence: `[ROW] r1 … [ROW] rh [IMG_PAD]* <s> text </s>`, at most {layout.max_visual_length}
+  visual tokens and {layout.max_text_length} text tokens; token format version {FORMAT_VERSION}.
+- Codebook: {layout.num_codes} codes, ids from {layout.code_offset}.
+
+```python
+from inverse_dalle import InverseDalleOCR
+ocr = InverseDalleOCR.from_pretrained("this-directory")
+text, confidence = ocr.read("line.png")
+```
+
+The weights load with plain `transformers.AutoModelForCausalLM.from_pretrained`; reading needs the
+sequence format above (see `inverse_dalle.json`).
+"""
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    output_dir: Path
+    num_parameters: int
+    has_vqvae: bool
+
+
+def export_model(
+    module: OCRModule, config: InverseDalleConfig, output_dir: str | os.PathLike
+) -> ExportReport:
+    """Write the export directory; it appears only once complete (built beside it, then renamed)."""
+    check_same_model(config, module)
+    vqvae_dir = Path(config.data.vqvae) if config.data.vqvae else None
+    vqvae_sha256 = None
+    if vqvae_dir is not None:
+        from vqvae import ImageTokenizer  # only an export that bundles a VQVAE needs it
+
+        tokenizer = ImageTokenizer.from_pretrained(vqvae_dir)
+        if tokenizer.num_embeddings != module.layout.num_codes:
+            raise UserError(
+                f"{vqvae_dir}: VQVAE has {tokenizer.num_embeddings} codes, the model reads "
+                f"{module.layout.num_codes}"
+            )
+        vqvae_sha256 = tokenizer.sha256
+    output = Path(output_dir)
+    staging = output.with_name(f".{output.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        model: GPT2LMHeadModel = module.model
+        model.save_pretrained(staging, safe_serialization=True)
+        GenerationConfig(
+            bos_token_id=model.config.bos_token_id,
+            eos_token_id=model.config.eos_token_id,
+            pad_token_id=model.config.pad_token_id,
+            max_new_tokens=module.layout.max_text_length + 1,
+            do_sample=False,
+        ).save_pretrained(staging)
+        module.vocabulary.save(staging / VOCAB_FILE)
+        build_tokenizer(module.vocabulary, module.layout).save_pretrained(staging)
+        (staging / FORMAT_FILE).write_text(
+            json.dumps(format_metadata(module, vqvae_sha256), indent=2, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
+        (staging / "README.md").write_text(model_card(module, vqvae_dir is not None), "utf-8")
+        if vqvae_dir is not None:
+            tokenizer.save_pretrained(staging / VQVAE_DIR)
+        if output.exists():
+            shutil.rmtree(output)
+        os.replace(staging, output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    parameters = sum(p.numel() for p in module.model.parameters())
+    return ExportReport(output, parameters, vqvae_dir is not None)
+
+
+def layout_from_metadata(metadata: dict[str, Any]) -> TokenLayout:
+    return TokenLayout(
+        metadata["text_vocab_size"],
+        metadata["num_visual_tokens"],
+        metadata["max_visual_length"],
+        metadata["max_text_length"],
+    )

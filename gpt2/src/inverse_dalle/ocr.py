@@ -1,0 +1,109 @@
+"""InverseDalleOCR: an exported directory → text from images (or from token grids)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from transformers import AutoModelForCausalLM, GPT2LMHeadModel
+
+from inverse_dalle.export import FORMAT_FILE, VOCAB_FILE, VQVAE_DIR, layout_from_metadata
+from inverse_dalle.reading import Reading, read_grids
+from inverse_dalle.token_format import FORMAT_VERSION, TokenLayout
+from inverse_dalle.vocabulary import VOCAB_VERSION, Vocabulary
+from ocr_common.errors import UserError
+from vqvae.tokenizer import ImageTokenizer
+
+ImageInput = Image.Image | str | os.PathLike
+
+
+def open_image(source: ImageInput) -> Image.Image:
+    """An RGB image from a PIL image or a path; a missing or undecodable file is a UserError."""
+    if isinstance(source, Image.Image):
+        return source.convert("RGB")
+    try:
+        with Image.open(source) as image:
+            return image.convert("RGB")
+    except (FileNotFoundError, UnidentifiedImageError, OSError) as error:
+        raise UserError(f"{source}: cannot read image ({type(error).__name__})") from None
+
+
+class InverseDalleOCR:
+    def __init__(
+        self,
+        model: GPT2LMHeadModel,
+        layout: TokenLayout,
+        vocabulary: Vocabulary,
+        tokenizer: ImageTokenizer | None,
+    ) -> None:
+        self.model = model.eval()
+        self.layout, self.vocabulary, self.tokenizer = layout, vocabulary, tokenizer
+
+    @classmethod
+    def from_pretrained(
+        cls, directory: str | os.PathLike, device: str | torch.device = "cpu"
+    ) -> InverseDalleOCR:
+        directory = Path(directory)
+        format_path = directory / FORMAT_FILE
+        try:
+            metadata = json.loads(format_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError(
+                f"{format_path}: not found (not an exported reader directory)"
+            ) from None
+        except json.JSONDecodeError as error:
+            raise UserError(f"{format_path}: not valid JSON ({error})") from None
+        for key, supported in (
+            ("format_version", FORMAT_VERSION),
+            ("vocab_version", VOCAB_VERSION),
+        ):
+            if metadata.get(key) != supported:
+                raise UserError(
+                    f"{format_path}: {key} {metadata.get(key)}, this code reads {supported}"
+                )
+        layout = layout_from_metadata(metadata)
+        vocabulary = Vocabulary.load(directory / VOCAB_FILE, metadata["text_unit"])
+        if len(vocabulary) != layout.text_vocab_size:
+            raise UserError(
+                f"{directory / VOCAB_FILE}: {len(vocabulary)} tokens, {format_path} says "
+                f"{layout.text_vocab_size}"
+            )
+        try:
+            model = AutoModelForCausalLM.from_pretrained(directory)
+        except (OSError, ValueError) as error:
+            first = str(error).splitlines()[0]
+            raise UserError(f"{directory}: cannot load the GPT-2 weights ({first})") from None
+        tokenizer = None
+        if (directory / VQVAE_DIR).is_dir():
+            tokenizer = ImageTokenizer.from_pretrained(directory / VQVAE_DIR)
+            tokenizer.model.to(device)
+        return cls(model.to(device), layout, vocabulary, tokenizer)
+
+    def read_grids(self, grids: Sequence[list[list[int]]], batch_size: int = 64) -> list[Reading]:
+        """Readings of token grids (as in a token table), in order."""
+        for grid in grids:
+            if any(code < 0 or code >= self.layout.num_codes for row in grid for code in row):
+                raise UserError(f"token grid has code ids outside [0, {self.layout.num_codes})")
+        return read_grids(self.model, self.layout, grids, batch_size)
+
+    def text(self, reading: Reading) -> str:
+        return self.vocabulary.decode(reading.ids)
+
+    def tokenize(self, images: Sequence[ImageInput], batch_size: int = 64) -> list[list[list[int]]]:
+        if self.tokenizer is None:
+            raise UserError("this export has no bundled vqvae/: it reads token tables only")
+        return self.tokenizer.tokenize([open_image(image) for image in images], batch_size)
+
+    def read_batch(
+        self, images: Sequence[ImageInput], batch_size: int = 64
+    ) -> list[tuple[str, float]]:
+        """(text, confidence) for each image or image path; confidence = P(chosen tokens)."""
+        readings = self.read_grids(self.tokenize(images, batch_size), batch_size)
+        return [(self.text(reading), reading.confidence) for reading in readings]
+
+    def read(self, image: ImageInput) -> tuple[str, float]:
+        return self.read_batch([image])[0]

@@ -1,0 +1,39 @@
+"""Post-processing of readings: merging test-time-augmented repeats, and a printable score table."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pandas as pd
+
+from ocr_common.metrics import Scores
+
+
+def merge_repeats(predictions: pd.DataFrame) -> pd.DataFrame:
+    """One row per img_path: the text with the largest summed confidence over its repeats.
+
+    The merged confidence is that sum divided by the number of repeats, so repeats that read
+    something else lower it.
+    """
+    votes: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    counts: dict[str, int] = defaultdict(int)
+    for path, text, confidence in predictions[["img_path", "text", "confidence"]].itertuples(
+        index=False
+    ):
+        votes[path][text] += confidence
+        counts[path] += 1
+    rows = []
+    for path, texts in votes.items():  # dicts keep first-seen order: the input's image order
+        text, total = max(texts.items(), key=lambda item: item[1])
+        rows.append((path, text, total / counts[path]))
+    return pd.DataFrame(rows, columns=["img_path", "text", "confidence"])
+
+
+def scores_table(scores: dict[str, Scores]) -> str:
+    lines = [f"{'group':<16} {'count':>7} {'word acc':>9} {'CER':>7} {'1-NED':>7}"]
+    for group, value in scores.items():
+        lines.append(
+            f"{group:<16} {value.count:>7} {value.word_accuracy:>9.4f} {value.cer:>7.4f} "
+            f"{value.one_minus_ned:>7.4f}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""Greedy reading with the KV cache: the output layer only ever covers the text tokens.
+
+Computing logits over the 16 384 image codes at every step would be wasted work (for a small model
+it is most of the step), so each step multiplies the last hidden state by the text rows of the tied
+embedding only. Prompts of one batch share their visual length, so no compute goes to padding: the
+padding between image and text is dropped and positions are given explicitly, exactly as training
+saw them (padding there is masked out of attention).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import GPT2LMHeadModel
+
+from inverse_dalle.token_format import TokenLayout
+from inverse_dalle.vocabulary import BOS_ID, EOS_ID
+
+
+@dataclass(frozen=True)
+class Reading:
+    ids: list[int]  # text token ids, without </s>
+    confidence: float  # probability of the chosen tokens, </s> included (their product)
+    ended: bool  # False when max_text_length was reached without </s>
+
+
+@torch.inference_mode()
+def _read_batch(
+    model: GPT2LMHeadModel, layout: TokenLayout, visual: list[list[int]]
+) -> list[Reading]:
+    device = model.device
+    batch, length = len(visual), len(visual[0])
+    prompt = torch.tensor([[*ids, BOS_ID] for ids in visual], device=device)
+    positions = torch.tensor([*range(length), layout.max_visual_length], device=device)
+    text_weight = model.lm_head.weight[: layout.text_vocab_size]  # (V, C)
+    out = model.transformer(
+        input_ids=prompt, position_ids=positions.expand(batch, -1), use_cache=True
+    )
+    hidden, past = out.last_hidden_state[:, -1], out.past_key_values
+    tokens = torch.zeros(batch, 0, dtype=torch.long, device=device)
+    log_confidence = torch.zeros(batch, device=device)
+    ended = torch.zeros(batch, dtype=torch.bool, device=device)
+    for step in range(layout.max_text_length + 1):
+        log_probs = torch.log_softmax(hidden.float() @ text_weight.float().T, dim=-1)
+        best = log_probs.argmax(dim=-1)
+        log_confidence += torch.where(ended, 0.0, log_probs.gather(1, best[:, None]).squeeze(1))
+        best = torch.where(ended, EOS_ID, best)
+        tokens = torch.cat([tokens, best[:, None]], dim=1)
+        ended |= best == EOS_ID
+        if bool(ended.all()) or step == layout.max_text_length:
+            break
+        position = torch.full((batch, 1), layout.max_visual_length + 1 + step, device=device)
+        out = model.transformer(
+            input_ids=best[:, None], position_ids=position, past_key_values=past, use_cache=True
+        )
+        hidden, past = out.last_hidden_state[:, -1], out.past_key_values
+    readings = []
+    for row, confidence, done in zip(
+        tokens.tolist(), log_confidence.exp().tolist(), ended.tolist(), strict=True
+    ):
+        ids = row[: row.index(EOS_ID)] if EOS_ID in row else row
+        readings.append(Reading(ids, confidence, done))
+    return readings
+
+
+def read_grids(
+    model: GPT2LMHeadModel,
+    layout: TokenLayout,
+    grids: Sequence[list[list[int]]],
+    batch_size: int = 64,
+) -> list[Reading]:
+    """Greedy readings of `grids`, in order; batches hold grids of one visual length."""
+    by_length: dict[int, list[int]] = defaultdict(list)
+    visual = [layout.visual_ids(grid) for grid in grids]
+    for index, ids in enumerate(visual):
+        by_length[len(ids)].append(index)
+    readings: list[Reading | None] = [None] * len(grids)
+    for indices in by_length.values():
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start : start + batch_size]
+            for index, reading in zip(
+                chunk, _read_batch(model, layout, [visual[i] for i in chunk]), strict=True
+            ):
+                readings[index] = reading
+    return readings

@@ -1,0 +1,120 @@
+"""Read every row of a token table, a dataset table or a folder of images (predict, evaluate).
+
+Unreadable images are counted and read as empty text with confidence 0, never dropped, so
+evaluation scores always cover the whole table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from inverse_dalle.ocr import InverseDalleOCR
+from inverse_dalle.reading import Reading
+from ocr_common.errors import UserError
+from ocr_common.tables import read_table, resolve_image_paths
+from vqvae.token_table import read_meta, string_to_grid
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+CHUNK = 256  # images opened at once when tokenising a folder or dataset table
+
+
+@dataclass
+class TableReading:
+    rows: pd.DataFrame  # the input rows (img_path as given, carried columns)
+    texts: list[str]
+    confidences: list[float]
+    num_unended: int  # outputs that hit max_text_length without </s>
+    num_unreadable: int  # images that could not be opened (read as "")
+
+
+def load_rows(path: Path) -> pd.DataFrame:
+    """A table as is, or a folder as a table of its image files (img_path relative to it)."""
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise UserError(f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+        return pd.DataFrame({"img_path": [str(p.relative_to(path)) for p in files]})
+    return read_table(path, required=("img_path",))
+
+
+def check_token_table(ocr: InverseDalleOCR, path: Path) -> None:
+    meta = read_meta(path)
+    if meta.num_embeddings != ocr.layout.num_codes:
+        raise UserError(
+            f"{path}: token table has {meta.num_embeddings} codes (.meta.json), the model reads "
+            f"{ocr.layout.num_codes}"
+        )
+    if ocr.tokenizer is not None and meta.vqvae_sha256 != ocr.tokenizer.sha256:
+        raise UserError(
+            f"{path}: made by VQVAE {meta.vqvae_sha256[:12]}…, the model was trained with "
+            f"{ocr.tokenizer.sha256[:12]}…"
+        )
+
+
+def _grids_from_tokens(rows: pd.DataFrame, path: Path) -> list[list[list[int]]]:
+    grids = []
+    for number, tokens in enumerate(rows["visual_tokens"], start=2):  # header is line 1
+        try:
+            grids.append(string_to_grid(str(tokens)))
+        except ValueError as error:
+            raise UserError(f"{path}: row {number}: {error}") from None
+    return grids
+
+
+def _tokenize_files(
+    ocr: InverseDalleOCR, files: list[Path], batch_size: int
+) -> list[list[list[int]] | None]:
+    grids: list[list[list[int]] | None] = []
+    for start in range(0, len(files), CHUNK):
+        images: list[Image.Image | None] = []
+        for file in files[start : start + CHUNK]:
+            try:
+                with Image.open(file) as image:
+                    images.append(image.convert("RGB"))
+            except (OSError, UnidentifiedImageError):
+                images.append(None)
+        readable = [image for image in images if image is not None]
+        encoded = iter(ocr.tokenize(readable, batch_size) if readable else [])
+        grids.extend(next(encoded) if image is not None else None for image in images)
+    return grids
+
+
+def read_rows(
+    ocr: InverseDalleOCR,
+    path: str | os.PathLike,
+    batch_size: int = 64,
+    progress: Callable[[str], None] = print,
+) -> TableReading:
+    path = Path(path)
+    rows = load_rows(path)
+    if "visual_tokens" in rows.columns:
+        check_token_table(ocr, path)
+        grids: list[list[list[int]] | None] = list(_grids_from_tokens(rows, path))
+    else:
+        if ocr.tokenizer is None:
+            raise UserError(f"{path}: has no visual_tokens column and the model bundles no VQVAE")
+        if path.is_dir():
+            files = [path / name for name in rows["img_path"]]
+        else:
+            files = resolve_image_paths(rows, path)
+        progress(f"tokenising {len(files)} image(s) with the bundled VQVAE")
+        grids = _tokenize_files(ocr, files, batch_size)
+    readable = [i for i, grid in enumerate(grids) if grid is not None]
+    readings: list[Reading | None] = [None] * len(grids)
+    for i, reading in zip(
+        readable, ocr.read_grids([grids[i] for i in readable], batch_size), strict=True
+    ):
+        readings[i] = reading
+    return TableReading(
+        rows,
+        [ocr.text(r) if r is not None else "" for r in readings],
+        [r.confidence if r is not None else 0.0 for r in readings],
+        sum(r is not None and not r.ended for r in readings),
+        len(grids) - len(readable),
+    )

@@ -1,0 +1,124 @@
+"""The one owner of the GPT-2 sequence format; writer, reader, generation and export import it.
+
+Ids: the character vocabulary first (`<s> </s> <pad> <unk>`, then characters), then `[ROW]`,
+`[IMG_PAD]`, then the codebook. OCR (image first):
+
+    [ROW] r1 … [ROW] rh [IMG_PAD]* <s> t1 … tn </s> <pad>*
+
+Padding is masked out of attention and positions are explicit, so a reader can drop padding
+altogether (no compute spent on it) and still see exactly what training saw: the text always
+starts at position `max_visual_length`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from inverse_dalle.vocabulary import BOS_ID, EOS_ID, PAD_ID
+
+FORMAT_VERSION = 1
+IGNORE = -100  # cross-entropy target that does not count
+
+
+def round_up(value: int, multiple: int = 64) -> int:
+    return -(-value // multiple) * multiple
+
+
+@dataclass(frozen=True)
+class TokenLayout:
+    text_vocab_size: int
+    num_codes: int
+    max_visual_length: int
+    max_text_length: int  # characters (or jamo), without <s> and </s>
+
+    @property
+    def row_id(self) -> int:
+        return self.text_vocab_size
+
+    @property
+    def image_pad_id(self) -> int:
+        return self.text_vocab_size + 1
+
+    @property
+    def code_offset(self) -> int:
+        return self.text_vocab_size + 2
+
+    @property
+    def vocab_size(self) -> int:
+        return self.code_offset + self.num_codes
+
+    @property
+    def embedding_size(self) -> int:
+        """Embedding rows, rounded up to a multiple of 64 for efficient matmuls."""
+        return round_up(self.vocab_size)
+
+    @property
+    def text_length(self) -> int:
+        return self.max_text_length + 2
+
+    @property
+    def sequence_length(self) -> int:
+        return self.max_visual_length + self.text_length
+
+    def visual_ids(self, grid: list[list[int]]) -> list[int]:
+        """`[ROW] r1 … [ROW] rh` for a grid of code ids (without padding)."""
+        ids = []
+        for row in grid:
+            ids.append(self.row_id)
+            ids.extend(code + self.code_offset for code in row)
+        if len(ids) > self.max_visual_length:
+            raise ValueError(
+                f"grid needs {len(ids)} tokens, max_visual_length is {self.max_visual_length}"
+            )
+        return ids
+
+    def grid(self, visual_ids: list[int]) -> list[list[int]]:
+        """Inverse of `visual_ids` for a well-formed sequence (padding after the grid ignored)."""
+        rows: list[list[int]] = []
+        for token in visual_ids:
+            if token == self.row_id:
+                rows.append([])
+            elif token >= self.code_offset and rows:
+                rows[-1].append(token - self.code_offset)
+            elif token == self.image_pad_id:
+                break
+            else:
+                raise ValueError(f"token {token} is not part of an image grid")
+        return rows
+
+
+@dataclass
+class Example:
+    """One training sequence with its attention mask, positions and loss targets."""
+
+    input_ids: torch.Tensor  # (T,)
+    attention_mask: torch.Tensor  # (T,) 0 on padding
+    image_targets: torch.Tensor  # (T,) next visual token or IGNORE
+    text_targets: torch.Tensor  # (T,) next text token or IGNORE
+
+
+def ocr_example(layout: TokenLayout, grid: list[list[int]], text_ids: list[int]) -> Example:
+    """The image-then-text sequence; `text_ids` must fit `max_text_length` (truncate first)."""
+    visual = layout.visual_ids(grid)
+    image_pad = layout.max_visual_length - len(visual)
+    text = [BOS_ID, *text_ids, EOS_ID]
+    text_pad = layout.text_length - len(text)
+    ids = visual + [layout.image_pad_id] * image_pad + text + [PAD_ID] * text_pad
+    mask = [1] * len(visual) + [0] * image_pad + [1] * len(text) + [0] * text_pad
+    image_targets = [IGNORE] * len(ids)
+    text_targets = [IGNORE] * len(ids)
+    # Position p predicts token p+1: the image LM predicts the grid after the first [ROW];
+    # the text LM predicts t1 … tn </s> from <s> onwards.
+    for p in range(len(visual) - 1):
+        image_targets[p] = visual[p + 1]
+    start = layout.max_visual_length
+    for offset in range(len(text) - 1):
+        text_targets[start + offset] = text[offset + 1]
+    return Example(
+        torch.tensor(ids),
+        torch.tensor(mask),
+        torch.tensor(image_targets),
+        torch.tensor(text_targets),
+    )

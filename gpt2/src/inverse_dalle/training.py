@@ -1,0 +1,53 @@
+"""One training run: token tables → vocabulary → GPT-2 → Lightning Trainer."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+
+from inverse_dalle.config import InverseDalleConfig
+from inverse_dalle.data import OCRDataModule, OCRDataset, load_token_table
+from inverse_dalle.lightning_module import OCRModule, layout_for
+from inverse_dalle.vocabulary import Vocabulary
+from ocr_common.config import save_config
+from ocr_common.trainer import build_trainer, read_resume_point
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    run_dir: Path
+    num_train: int
+    num_truncated: int  # training texts longer than data.max_text_length, cut to fit
+    num_unknown_characters: int
+
+
+def train(
+    config: InverseDalleConfig, run_dir: str | os.PathLike, resume_from: str | None = None
+) -> TrainReport:
+    L.seed_everything(config.train.seed, workers=True)
+    resume = read_resume_point(resume_from) if resume_from else None
+    run_dir = Path(run_dir)
+    train_table = load_token_table(config.data.train_dataset, config.data)
+    vocabulary = Vocabulary.build(train_table.texts, config.data.text_unit)
+    layout = layout_for(config, vocabulary)
+    train_set = OCRDataset(train_table, layout, vocabulary)
+    val_set = None
+    if config.data.val_dataset:
+        val_set = OCRDataset(
+            load_token_table(config.data.val_dataset, config.data), layout, vocabulary
+        )
+    if train_set.num_truncated:
+        print(
+            f"note: {train_set.num_truncated} training text(s) longer than "
+            f"data.max_text_length={config.data.max_text_length} were truncated"
+        )
+    module = OCRModule.create(config, vocabulary)
+    data = OCRDataModule(train_set, val_set, config.train.batch_size, config.train.num_workers)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / "config.yaml")
+    trainer = build_trainer(config.train, run_dir, resume=resume)
+    trainer.fit(module, datamodule=data, ckpt_path=resume.path if resume else None)
+    return TrainReport(run_dir, len(train_set), train_set.num_truncated, train_set.num_unknown)

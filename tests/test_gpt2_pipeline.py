@@ -1,0 +1,381 @@
+"""The reader end to end on a tiny model: train, export (parity with plain transformers), predict
+and evaluate from token tables and from raw images, and every promised bad input."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from inverse_dalle import InverseDalleOCR
+from inverse_dalle.checkpoint import load_module
+from inverse_dalle.config import InverseDalleConfig
+from inverse_dalle.data import OCRDataset, load_token_table
+from inverse_dalle.reading import read_grids
+from inverse_dalle.token_format import ocr_example
+from inverse_dalle.training import train
+from inverse_dalle.vocabulary import EOS_ID, Vocabulary
+from ocr_common.config import ConfigError, load_config
+from ocr_common.errors import UserError
+from ocr_common.tables import read_table, write_table
+from vqvae import VQVAE, ImageTokenizer
+from vqvae.config import CoderConfig, ModelConfig, QuantizerConfig
+from vqvae.token_table import read_meta, string_to_grid, write_meta
+from vqvae.tokenize_table import tokenize_table
+
+GPT2_SRC = Path(__file__).resolve().parents[1] / "gpt2" / "src"
+
+TINY_CONFIG = """
+data:
+  train_dataset: {folder}/train.parquet
+  val_dataset: {folder}/validation.parquet
+  vqvae: {folder}/vqvae
+  num_visual_tokens: 64
+  max_visual_length: 32
+  max_text_length: 6
+  max_val_samples: 8
+model: {{n_positions: 48, n_embd: 32, n_layer: 2, n_head: 2, resid_pdrop: 0.0, embd_pdrop: 0.0,
+         attn_pdrop: 0.0}}
+optim:
+  optimizer: {{lr: 3.0e-3}}
+  scheduler: {{name: constant_with_warmup, num_warmup_steps: 2, num_training_steps: 100}}
+train: {{epochs: 1, max_steps: 4, batch_size: 8, accelerator: cpu, devices: 1, num_workers: 0,
+         validation_interval: 2, log_every_n_steps: 1}}
+"""
+
+
+def run_script(name: str, *args: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", [name, *map(str, args)])
+    runpy.run_path(str(GPT2_SRC / name), run_name="__main__")
+
+
+def expect_cli_error(
+    script: str, args: list, match: str, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run_script(script, *args, monkeypatch=monkeypatch)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error:") and match in error and "\n" not in error, error
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One intra-op thread: on a shared, busy CPU, OpenMP workers waiting for each other made
+    these tiny ops ~100x slower (2.2 s vs 13 ms per step measured)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def pipeline(
+    one_thread: None, synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """A random tiny VQVAE, token tables made with it, a 4-step reader and its export."""
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("gpt2")
+    coder = CoderConfig(num_layers=[1, 1, 1], hidden_dims=[8, 8, 8])
+    vqvae = VQVAE(
+        ModelConfig(
+            coder, coder, QuantizerConfig(num_embeddings=64, embedding_dim=8, factorized_dim=4)
+        )
+    )
+    tokenizer = ImageTokenizer(vqvae, max_length=32)
+    tokenizer.save_pretrained(folder / "vqvae")
+    for split in ("train", "validation"):
+        tokenize_table(
+            tokenizer,
+            synthetic_dataset / f"{split}.csv",
+            folder / f"{split}.parquet",
+            progress=False,
+        )
+    config_path = folder / "tiny.yaml"
+    config_path.write_text(TINY_CONFIG.format(folder=folder))
+    report = train(load_config(InverseDalleConfig, config_path), folder / "run")
+    assert report.num_train == 32 and report.num_truncated > 0  # some texts exceed 6 characters
+    run_script(
+        "export.py",
+        config_path,
+        folder / "run" / "last.ckpt",
+        folder / "export",
+        monkeypatch=pytest.MonkeyPatch(),
+    )
+    return {
+        "folder": folder,
+        "config": config_path,
+        "ckpt": folder / "run" / "last.ckpt",
+        "export": folder / "export",
+        "data": synthetic_dataset,
+    }
+
+
+def test_training_writes_checkpoint_and_scored_predictions(pipeline: dict[str, Path]) -> None:
+    run = pipeline["folder"] / "run"
+    assert (run / "last.ckpt").is_file() and (run / "config.yaml").is_file()
+    predictions = sorted((run / "predictions").glob("*.csv"))
+    assert predictions and set(pd.read_csv(predictions[-1]).columns) == {"prediction", "reference"}
+    metrics = pd.read_csv(run / "logs" / "metrics.csv")
+    assert {"train/text_loss", "val/word_accuracy", "val/cer"} <= set(metrics.columns)
+
+
+def test_a_few_steps_lower_the_loss(pipeline: dict[str, Path]) -> None:
+    module = load_module(pipeline["ckpt"]).train()
+    table = load_token_table(pipeline["folder"] / "train.parquet", module.config.data)
+    dataset = OCRDataset(table, module.layout, module.vocabulary)
+    batch = torch.utils.data.default_collate([dataset[i] for i in range(8)])
+    optimizer = torch.optim.AdamW(module.parameters(), lr=3e-3)
+    first = module.losses(batch)
+    for _ in range(15):
+        loss = module.losses(batch)["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    last = module.losses(batch)
+    assert last["text_loss"] < 0.7 * first["text_loss"]
+    assert last["image_loss"] < first["image_loss"]
+
+
+def test_text_loss_ignores_padding(pipeline: dict[str, Path]) -> None:
+    """The loss of a sequence does not change with what its padding positions hold."""
+    module = load_module(pipeline["ckpt"])
+    example = ocr_example(module.layout, [[1, 2, 3], [4, 5, 6]], [10, 11])
+    batch = {
+        k: getattr(example, k)[None]
+        for k in ("input_ids", "attention_mask", "image_targets", "text_targets")
+    }
+    reference = module.losses(batch)
+    scrambled = dict(batch, input_ids=batch["input_ids"].clone())
+    scrambled["input_ids"][0, batch["attention_mask"][0] == 0] = 7  # any other token
+    changed = module.losses(scrambled)
+    assert torch.allclose(reference["loss"], changed["loss"], atol=1e-6)
+
+
+def test_export_loads_with_plain_transformers_and_matches(pipeline: dict[str, Path]) -> None:
+    """minGPT-style parity: the Lightning model and the reloaded export agree exactly."""
+    module = load_module(pipeline["ckpt"])
+    exported = AutoModelForCausalLM.from_pretrained(pipeline["export"]).eval()
+    table = read_table(pipeline["folder"] / "validation.parquet", ("visual_tokens",))
+    grids = [string_to_grid(s) for s in table["visual_tokens"]]
+    example = ocr_example(module.layout, grids[0], module.vocabulary.encode("가나"))
+    ids, mask = example.input_ids[None], example.attention_mask[None]
+    positions = torch.arange(ids.shape[1])[None]
+    with torch.no_grad():
+        ours = module.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+        theirs = exported(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    ours_read = read_grids(module.model, module.layout, grids)
+    theirs_read = read_grids(exported, module.layout, grids)
+    assert [r.ids for r in ours_read] == [r.ids for r in theirs_read]
+    # The cached, padding-free reader equals naive full-sequence greedy decoding in transformers.
+    layout = module.layout
+    for grid, reading in zip(grids[:3], theirs_read[:3], strict=True):
+        sequence = ocr_example(layout, grid, []).input_ids[: layout.max_visual_length + 1].tolist()
+        mask = [int(t != layout.image_pad_id) for t in sequence]
+        generated = []
+        with torch.no_grad():
+            for _ in range(layout.max_text_length + 1):
+                logits = exported(
+                    input_ids=torch.tensor([sequence]),
+                    attention_mask=torch.tensor([mask]),
+                    position_ids=torch.arange(len(sequence))[None],
+                ).logits[0, -1, : layout.text_vocab_size]
+                token = int(logits.argmax())
+                if token == EOS_ID:
+                    break
+                generated.append(token)
+                sequence.append(token)
+                mask.append(1)
+        assert generated == reading.ids
+    tokenizer = AutoTokenizer.from_pretrained(pipeline["export"])
+    text = "가나 AB₩"
+    assert tokenizer(text, add_special_tokens=False).input_ids == module.vocabulary.encode(text)
+    assert tokenizer.decode(module.vocabulary.encode(text)) == text
+
+
+def test_export_directory_contents(pipeline: dict[str, Path]) -> None:
+    export = pipeline["export"]
+    names = {p.name for p in export.iterdir()}
+    assert {
+        "model.safetensors",
+        "config.json",
+        "generation_config.json",
+        "vocab.txt",
+        "tokenizer.json",
+        "inverse_dalle.json",
+        "README.md",
+        "vqvae",
+    } <= names
+    metadata = json.loads((export / "inverse_dalle.json").read_text())
+    assert metadata["format_version"] == 1 and metadata["text_unit"] == "syllable"
+    assert len(Vocabulary.load(export / "vocab.txt", "syllable")) == metadata["text_vocab_size"]
+    assert not [p for p in export.parent.iterdir() if "partial" in p.name]
+
+
+def test_ocr_reads_images_like_token_tables(pipeline: dict[str, Path]) -> None:
+    ocr = InverseDalleOCR.from_pretrained(pipeline["export"])
+    table = read_table(pipeline["folder"] / "validation.parquet", ("visual_tokens",))
+    images = [pipeline["folder"] / p for p in table["img_path"]]
+    from_images = ocr.read_batch(images)
+    from_tokens = ocr.read_grids([string_to_grid(s) for s in table["visual_tokens"]])
+    assert [t for t, _ in from_images] == [ocr.text(r) for r in from_tokens]
+    assert all(0.0 < c <= 1.0 for _, c in from_images)
+    assert ocr.read(images[0]) == from_images[0]
+
+
+def test_predict_from_token_table_folder_and_dataset_table(
+    pipeline: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, export = pipeline["folder"], pipeline["export"]
+    outputs = {}
+    for name, source in [
+        ("tokens", folder / "validation.parquet"),
+        ("dataset", pipeline["data"] / "validation.csv"),
+        ("folder", pipeline["data"] / "images" / "validation"),
+    ]:
+        outputs[name] = folder / f"pred-{name}.csv"
+        run_script("predict.py", export, source, "--output", outputs[name], monkeypatch=monkeypatch)
+    tokens, dataset, images = (
+        pd.read_csv(outputs[n], keep_default_na=False) for n in ("tokens", "dataset", "folder")
+    )
+    assert list(tokens.columns) == ["img_path", "text", "confidence"] and len(tokens) == 8
+    assert list(dataset["text"]) == list(tokens["text"])
+    by_name = dict(zip(images["img_path"].map(lambda p: Path(p).name), images["text"], strict=True))
+    assert [by_name[Path(p).name] for p in dataset["img_path"]] == list(dataset["text"])
+
+
+def test_predict_merge_tta_gives_one_row_per_image(
+    pipeline: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = pipeline["folder"]
+    table = read_table(folder / "validation.parquet", ("visual_tokens",))
+    repeated = pd.concat([table, table]).sort_index(kind="stable")
+    write_table(repeated, folder / "tta.parquet")
+    write_meta(folder / "tta.parquet", read_meta(folder / "validation.parquet"))
+    run_script(
+        "predict.py",
+        pipeline["export"],
+        folder / "tta.parquet",
+        "--merge-tta",
+        "--output",
+        folder / "tta-pred.csv",
+        monkeypatch=monkeypatch,
+    )
+    merged = pd.read_csv(folder / "tta-pred.csv", keep_default_na=False)
+    assert list(merged["img_path"]) == list(table["img_path"])
+
+
+def test_evaluate_scores_every_row_by_group(
+    pipeline: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    folder = pipeline["folder"]
+    dataset = read_table(pipeline["data"] / "validation.csv")
+    dataset.loc[0, "img_path"] = "images/validation/missing.png"  # unreadable: scored as empty
+    broken = pipeline["data"] / "validation-broken.csv"
+    write_table(dataset, broken)
+    out = folder / "scores.json"
+    run_script(
+        "evaluate.py",
+        pipeline["export"],
+        broken,
+        "--group-by",
+        "orientation",
+        "--output",
+        out,
+        monkeypatch=monkeypatch,
+    )
+    report = json.loads(out.read_text())
+    assert report["scores"]["all"]["count"] == 8 and report["num_unreadable"] == 1
+    groups = set(dataset["orientation"])
+    assert sum(report["scores"][g]["count"] for g in groups) == 8
+    assert 0 <= report["num_unended"] <= 8
+    assert "word acc" in capsys.readouterr().out
+
+
+def test_unknown_config_key_is_refused(pipeline: dict[str, Path]) -> None:
+    with pytest.raises(ConfigError, match=r"model\.n_embed"):
+        load_config(InverseDalleConfig, pipeline["config"], ["model.n_embed=64"])
+
+
+def test_inconsistent_config_is_refused(pipeline: dict[str, Path]) -> None:
+    with pytest.raises((ConfigError, ValueError), match="n_head"):
+        load_config(InverseDalleConfig, pipeline["config"], ["model.n_head=3"])
+    with pytest.raises((ConfigError, ValueError), match="n_positions"):
+        load_config(InverseDalleConfig, pipeline["config"], ["model.n_positions=20"])
+
+
+def test_token_table_meta_mismatch_names_both_values(pipeline: dict[str, Path]) -> None:
+    config = load_config(InverseDalleConfig, pipeline["config"], ["data.num_visual_tokens=128"])
+    with pytest.raises(UserError, match=r"64 codes.*128"):
+        load_token_table(config.data.train_dataset, config.data)
+
+
+def test_out_of_vocabulary_characters_become_unk_and_are_counted(pipeline: dict[str, Path]) -> None:
+    module = load_module(pipeline["ckpt"])
+    table = load_token_table(pipeline["folder"] / "train.parquet", module.config.data)
+    table.texts[0] = "햏햏"  # not KS X 1001, not in the training texts
+    dataset = OCRDataset(table, module.layout, module.vocabulary)
+    assert dataset.num_unknown == 2
+    assert dataset.num_truncated > 0
+
+
+def test_corrupt_checkpoint_is_one_line_error(
+    pipeline: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    corrupt = pipeline["folder"] / "corrupt.ckpt"
+    corrupt.write_bytes(pipeline["ckpt"].read_bytes()[:2000])
+    out = pipeline["folder"] / "never"
+    expect_cli_error(
+        "export.py", [pipeline["config"], corrupt, out], "corrupt.ckpt", monkeypatch, capsys
+    )
+    assert not out.exists()
+
+
+def test_export_of_a_different_model_config_is_refused(
+    pipeline: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    expect_cli_error(
+        "export.py",
+        [pipeline["config"], pipeline["ckpt"], pipeline["folder"] / "never", "model.n_layer=3"],
+        "model.n_layer",
+        monkeypatch,
+        capsys,
+    )
+
+
+def test_token_table_from_another_vqvae_is_refused(
+    pipeline: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    folder = pipeline["folder"]
+    shutil.copy(folder / "validation.parquet", folder / "other.parquet")
+    meta = read_meta(folder / "validation.parquet")
+    meta.vqvae_sha256 = "0" * 64
+    write_meta(folder / "other.parquet", meta)
+    expect_cli_error(
+        "predict.py",
+        [pipeline["export"], folder / "other.parquet", "--output", folder / "never.csv"],
+        "000000000000",
+        monkeypatch,
+        capsys,
+    )
+    assert not (folder / "never.csv").exists()
+
+
+def test_not_an_export_directory_is_one_line_error(
+    pipeline: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    expect_cli_error(
+        "evaluate.py",
+        [pipeline["folder"], pipeline["folder"] / "train.parquet"],
+        "inverse_dalle.json",
+        monkeypatch,
+        capsys,
+    )
