@@ -1,0 +1,196 @@
+"""GPT-2 reader throughput: training tokens/s with model-FLOPs utilisation, reading images/s.
+
+    python benchmarks/bench_gpt2.py [--config gpt2/config/gpt2-tiny.yaml] [--model-dir EXPORT]
+        [--tokens runs/demo/tokens/validation.parquet] [--images runs/demo/data/validation.csv]
+
+Writes benchmarks/results/gpt2.json. Training runs the real loss and optimiser step of the config's
+model (random weights: speed does not depend on the values) on batches from the token table;
+model-FLOPs utilisation divides the FLOPs the model needs (6·N per token for the weights, plus
+attention and the output rows the loss actually uses) by a fp32 matmul peak measured in the same
+run with the same threads. Reading uses an exported model (`src/export.py`): at batch 1 and over
+a sweep of batch sizes, from token grids and end to end from image files (VQVAE included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import default_collate
+from transformers.utils import logging as transformers_logging
+
+from inverse_dalle import InverseDalleOCR
+from inverse_dalle.config import InverseDalleConfig
+from inverse_dalle.data import OCRDataset, load_token_table
+from inverse_dalle.lightning_module import OCRModule, build_optimizer
+from inverse_dalle.vocabulary import Vocabulary
+from ocr_common.atomic import write_text_atomic
+from ocr_common.config import load_config
+from ocr_common.errors import run_cli
+from ocr_common.tables import read_table, resolve_image_paths
+from vqvae.token_table import string_to_grid
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULT = ROOT / "benchmarks" / "results" / "gpt2.json"
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_peak(device: torch.device, size: int = 1024, seconds: float = 3.0) -> float:
+    """Sustained fp32 matmul FLOP/s of this machine right now (TF32 off, as our fp32 training)."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    a, b = (torch.randn(size, size, device=device) for _ in range(2))
+    a @ b  # warm-up
+    sync(device)
+    start, count = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        a @ b
+        count += 1
+        sync(device)
+    return 2 * size**3 * count / (time.perf_counter() - start)
+
+
+def training_flops(module: OCRModule, batch: dict[str, torch.Tensor]) -> float:
+    """Model FLOPs of one training step (forward + backward = 3× forward), padding excluded."""
+    config, layout = module.config.model, module.layout
+    embedding = (
+        module.model.transformer.wte.weight.numel() + module.model.transformer.wpe.weight.numel()
+    )
+    body = sum(p.numel() for p in module.model.parameters()) - embedding  # weights used per token
+    tokens = int(batch["attention_mask"].sum())
+    length = batch["input_ids"].shape[1]
+    attention = 2 * 2 * config.n_layer * config.n_embd * length  # QKᵀ and AV per token
+    text_rows, image_rows = layout.text_vocab_size, layout.num_codes + 2
+    head = (
+        2
+        * config.n_embd
+        * (
+            int((batch["text_targets"] != -100).sum()) * text_rows
+            + int((batch["image_targets"] != -100).sum()) * image_rows
+        )
+    )
+    return 3 * (tokens * (2 * body + attention) + head)
+
+
+def bench_training(config: InverseDalleConfig, tokens_table: Path, device, steps: int) -> dict:
+    table = load_token_table(tokens_table, config.data)
+    vocabulary = Vocabulary.build(table.texts, config.data.text_unit)
+    module = OCRModule.create(config, vocabulary).to(device).train()
+    dataset = OCRDataset(table, module.layout, vocabulary)
+    size = config.train.batch_size
+    batches = [
+        default_collate([dataset[(s * size + i) % len(dataset)] for i in range(size)])
+        for s in range(steps + 2)
+    ]
+    optimizer = build_optimizer(list(module.named_parameters()), config.optim.optimizer)
+    seconds = flops = 0.0
+    real_tokens = 0
+    for step, batch in enumerate(batches):
+        batch = {k: v.to(device) for k, v in batch.items()}
+        sync(device)
+        start = time.perf_counter()
+        loss = module.losses(batch)["loss"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        sync(device)
+        if step >= 2:  # the first steps allocate and warm caches
+            seconds += time.perf_counter() - start
+            flops += training_flops(module, batch)
+            real_tokens += int(batch["attention_mask"].sum())
+    parameters = sum(p.numel() for p in module.parameters())
+    return {
+        "parameters": parameters,
+        "batch_size": size,
+        "sequence_length": module.layout.sequence_length,
+        "steps": steps,
+        "seconds_per_step": seconds / steps,
+        "tokens_per_second": real_tokens / seconds,
+        "sequence_slots_per_second": steps * size * module.layout.sequence_length / seconds,
+        "model_flops_per_second": flops / seconds,
+    }
+
+
+def bench_reading(ocr: InverseDalleOCR, grids, images, batch_sizes: list[int]) -> dict:
+    def rate(work, items: int) -> float:
+        work()  # warm-up
+        start = time.perf_counter()
+        work()
+        return items / (time.perf_counter() - start)
+
+    from_tokens = {
+        b: rate(lambda b=b: ocr.read_grids(grids, batch_size=b), len(grids)) for b in batch_sizes
+    }
+    best = max(from_tokens, key=from_tokens.get)
+    result = {
+        "from_token_grids": {
+            "images": len(grids),
+            "batch_1_images_per_second": from_tokens.get(1),
+            "images_per_second_by_batch_size": from_tokens,
+            "best_batch_size": best,
+        }
+    }
+    if images:
+        end_to_end = {
+            b: rate(lambda b=b: ocr.read_batch(images, batch_size=b), len(images))
+            for b in sorted({1, best})
+        }
+        result["end_to_end_from_image_files"] = {
+            "images": len(images),
+            "images_per_second_by_batch_size": end_to_end,
+        }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default=str(ROOT / "gpt2/config/gpt2-tiny.yaml"))
+    parser.add_argument("--model-dir", default=str(ROOT / "gpt2/exports/gpt2-tiny"))
+    parser.add_argument("--tokens", default=str(ROOT / "runs/demo/tokens/validation.parquet"))
+    parser.add_argument("--images", default=str(ROOT / "runs/demo/data/validation.csv"))
+    parser.add_argument("--train-steps", type=int, default=10)
+    parser.add_argument("--read-samples", type=int, default=128)
+    parser.add_argument("--batch-sizes", default="1,8,32,128")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    transformers_logging.disable_progress_bar()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    overrides = [f"data.train_dataset={args.tokens}", "data.val_dataset=null"]
+    if device.type == "cpu":
+        overrides.append("train.precision=32-true")
+    config = load_config(InverseDalleConfig, args.config, overrides)
+    peak = matmul_peak(device)
+    training = bench_training(config, Path(args.tokens), device, args.train_steps)
+    training["model_flops_utilisation"] = training["model_flops_per_second"] / peak
+    ocr = InverseDalleOCR.from_pretrained(args.model_dir, device=device)
+    table = read_table(args.tokens, ("img_path", "visual_tokens")).head(args.read_samples)
+    grids = [string_to_grid(s) for s in table["visual_tokens"]]
+    images = []
+    if args.images and ocr.tokenizer is not None:
+        image_table = read_table(args.images).head(args.read_samples)
+        images = [str(p) for p in resolve_image_paths(image_table, args.images)]
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    result = {
+        "config": Path(args.config).name,
+        "model_dir": args.model_dir,
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "fp32_matmul_peak_flops": peak,
+        "training": training,
+        "reading": bench_reading(ocr, grids, images, batch_sizes),
+    }
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(RESULT, json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    run_cli(main)
