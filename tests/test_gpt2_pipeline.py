@@ -18,6 +18,7 @@ from inverse_dalle import InverseDalleOCR
 from inverse_dalle.checkpoint import load_module
 from inverse_dalle.config import InverseDalleConfig
 from inverse_dalle.data import OCRDataset, load_token_table
+from inverse_dalle.lightning_module import OCRModule
 from inverse_dalle.reading import read_grids
 from inverse_dalle.token_format import ocr_example
 from inverse_dalle.training import train
@@ -379,3 +380,39 @@ def test_not_an_export_directory_is_one_line_error(
         monkeypatch,
         capsys,
     )
+
+
+def test_train_cli_refuses_unknown_key_and_corrupt_resume(
+    pipeline: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    run_dir = pipeline["folder"] / "never-run"
+    expect_cli_error(
+        "train.py",
+        [pipeline["config"], "optim.lr=1", "--run-dir", run_dir],
+        "optim.lr",
+        monkeypatch,
+        capsys,
+    )
+    corrupt = pipeline["folder"] / "corrupt-resume.ckpt"
+    corrupt.write_bytes(b"not a checkpoint")
+    expect_cli_error(
+        "train.py",
+        [pipeline["config"], "--resume-from", corrupt, "--run-dir", run_dir],
+        "corrupt-resume.ckpt",
+        monkeypatch,
+        capsys,
+    )
+    assert not run_dir.exists()
+
+
+def test_jamo_reader_trains_and_reads_back_composed_text(pipeline: dict[str, Path]) -> None:
+    config = load_config(InverseDalleConfig, pipeline["config"], ["data.text_unit=jamo"])
+    table = load_token_table(config.data.train_dataset, config.data)
+    vocabulary = Vocabulary.build(table.texts, "jamo")
+    module = OCRModule.create(config, vocabulary)
+    dataset = OCRDataset(table, module.layout, vocabulary)
+    assert dataset.num_unknown == 0
+    batch = torch.utils.data.default_collate([dataset[i] for i in range(4)])
+    assert torch.isfinite(module.losses(batch)["loss"])
+    ids = vocabulary.encode("한국어")
+    assert len(ids) == 8 and vocabulary.decode(ids) == "한국어"  # 3 syllables, 8 jamo
