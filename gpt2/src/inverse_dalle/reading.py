@@ -39,7 +39,7 @@ def _read_batch(
     out = model.transformer(
         input_ids=prompt, position_ids=positions.expand(batch, -1), use_cache=True
     )
-    hidden, past = out.last_hidden_state[:, -1], out.past_key_values
+    hidden, past = out.last_hidden_state[:, -1], out.cache
     tokens = torch.zeros(batch, 0, dtype=torch.long, device=device)
     log_confidence = torch.zeros(batch, device=device)
     ended = torch.zeros(batch, dtype=torch.bool, device=device)
@@ -54,9 +54,9 @@ def _read_batch(
             break
         position = torch.full((batch, 1), layout.max_visual_length + 1 + step, device=device)
         out = model.transformer(
-            input_ids=best[:, None], position_ids=position, past_key_values=past, use_cache=True
+            input_ids=best[:, None], position_ids=position, cache=past, use_cache=True
         )
-        hidden, past = out.last_hidden_state[:, -1], out.past_key_values
+        hidden, past = out.last_hidden_state[:, -1], out.cache
     readings = []
     for row, confidence, done in zip(
         tokens.tolist(), log_confidence.exp().tolist(), ended.tolist(), strict=True
