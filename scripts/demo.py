@@ -19,12 +19,18 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from ocr_common.atomic import write_text_atomic
 from ocr_common.errors import UserError, run_cli
+from ocr_common.metrics import score_by_group
 from ocr_common.synthetic import synthesize
+from ocr_common.tables import read_table, resolve_image_paths
+from ocr_common.tesseract import read_by_orientation, tesseract_available
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
+SPLITS = ("validation", "test-heldout-fonts")  # the last one is the unseen-font test split
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,9 @@ class Preset:
     vqvae_config: str
     vqvae_steps: int
     evaluate_limit: int
+    gpt2_config: str
+    gpt2_steps: int
+    gpt2_validation_every: int
 
 
 PRESETS = {
@@ -46,6 +55,9 @@ PRESETS = {
         vqvae_config="config/vqvae-tiny.yaml",
         vqvae_steps=3,
         evaluate_limit=8,
+        gpt2_config="config/gpt2-tiny.yaml",
+        gpt2_steps=4,
+        gpt2_validation_every=2,
     ),
     "demo": Preset(
         train_images=8_000,
@@ -54,6 +66,9 @@ PRESETS = {
         vqvae_config="config/vqvae-tiny.yaml",
         vqvae_steps=500,
         evaluate_limit=300,
+        gpt2_config="config/gpt2-tiny.yaml",
+        gpt2_steps=1_500,
+        gpt2_validation_every=250,
     ),
     "cpu-long": Preset(
         train_images=40_000,
@@ -62,6 +77,9 @@ PRESETS = {
         vqvae_config="config/vqvae-tiny.yaml",
         vqvae_steps=3_000,
         evaluate_limit=500,
+        gpt2_config="config/gpt2-tiny.yaml",
+        gpt2_steps=12_000,
+        gpt2_validation_every=1_000,
     ),
 }
 
@@ -98,6 +116,23 @@ class Pipeline:
 def run(command: list[str], cwd: Path) -> None:
     print("$", " ".join(map(str, command)), flush=True)
     subprocess.run(command, cwd=cwd, check=True)
+
+
+def learning_curve(metrics_csv: Path, minutes_per_step: float) -> list[dict]:
+    """Validation word accuracy by step, with the training minutes it took to get there."""
+    metrics = pd.read_csv(metrics_csv)
+    if "val/word_accuracy" not in metrics:
+        return []
+    points = metrics.dropna(subset=["val/word_accuracy"])
+    # Lightning's CSV `step` of a validation run is the index of the last training step (0-based).
+    return [
+        {
+            "step": int(step) + 1,
+            "minutes": round((step + 1) * minutes_per_step, 2),
+            "word_accuracy": round(float(accuracy), 4),
+        }
+        for step, accuracy in zip(points["step"], points["val/word_accuracy"], strict=True)
+    ]
 
 
 def run_demo(preset: Preset, root: Path) -> dict:
@@ -172,11 +207,81 @@ def run_demo(preset: Preset, root: Path) -> dict:
             figures[split] = {k: meta[k] for k in ("num_rows", "num_skipped", "wasted_slot_share")}
         return figures
 
+    gpt2_dir = REPO / "gpt2"
+    gpt2_run = root / "gpt2"
+    gpt2_ckpt = gpt2_run / "last.ckpt"
+    export = root / "export"
+
+    def train_gpt2() -> dict:
+        start = time.perf_counter()
+        run(
+            [
+                PYTHON, "src/train.py", preset.gpt2_config,
+                f"data.train_dataset={root / 'tokens' / 'train.parquet'}",
+                f"data.val_dataset={root / 'tokens' / 'validation.parquet'}",
+                f"train.max_steps={preset.gpt2_steps}", "train.epochs=1000",  # steps decide
+                f"optim.scheduler.num_training_steps={preset.gpt2_steps}",
+                f"train.validation_interval={preset.gpt2_validation_every}",
+                "--run-dir", str(gpt2_run),
+            ],
+            gpt2_dir,
+        )  # fmt: skip
+        minutes_per_step = (time.perf_counter() - start) / 60 / preset.gpt2_steps
+        return {
+            "checkpoint": str(gpt2_ckpt),
+            "learning_curve": learning_curve(gpt2_run / "logs" / "metrics.csv", minutes_per_step),
+        }
+
+    def export_gpt2() -> dict:
+        run(
+            [
+                PYTHON, "src/export.py", preset.gpt2_config, str(gpt2_ckpt), str(export),
+                f"data.vqvae={root / 'vqvae-export'}",
+            ],
+            gpt2_dir,
+        )  # fmt: skip
+        return {"directory": str(export)}
+
+    def evaluate_gpt2() -> dict:
+        figures = {}
+        for split in SPLITS:
+            output = root / f"scores-{split}.json"
+            run(
+                [
+                    PYTHON, "src/evaluate.py", str(export), str(data / f"{split}.csv"),
+                    "--group-by", "orientation", "--output", str(output),
+                ],
+                gpt2_dir,
+            )  # fmt: skip
+            figures[split] = json.loads(output.read_text(encoding="utf-8"))["scores"]
+        return {"scores": figures}
+
+    def tesseract() -> dict:
+        if not tesseract_available():
+            print("tesseract is not installed: no baseline (apt-get install tesseract-ocr-kor)")
+            return {"skipped": "tesseract not installed"}
+        split = SPLITS[-1]
+        rows = read_table(data / f"{split}.csv")
+        orientations = list(rows["orientation"])
+        start = time.perf_counter()
+        texts = read_by_orientation(resolve_image_paths(rows, data / f"{split}.csv"), orientations)
+        seconds = time.perf_counter() - start
+        scores = score_by_group(texts, list(rows["text"]), orientations)
+        return {
+            "split": split,
+            "scores": {group: value.as_dict() for group, value in scores.items()},
+            "images_per_second": round(len(rows) / seconds, 1),
+        }
+
     pipeline.stage("synthesize", make_data)
     pipeline.stage("train-vqvae", train_vqvae)
     pipeline.stage("evaluate-vqvae", evaluate_vqvae)
     pipeline.stage("export-vqvae", export_vqvae)
     pipeline.stage("tokenize", tokenize)
+    pipeline.stage("train-gpt2", train_gpt2)
+    pipeline.stage("export-gpt2", export_gpt2)
+    pipeline.stage("evaluate-gpt2", evaluate_gpt2)
+    pipeline.stage("tesseract", tesseract)
     return pipeline.state
 
 
@@ -194,7 +299,38 @@ def write_report(root: Path, preset_name: str, preset: Preset, state: dict) -> N
             f"codebook used {fidelity['used_fraction']:.1%}, "
             f"text fidelity {fidelity['fidelity']:.3f} (Tesseract on reconstructions / originals)",
         ]
+    lines += score_lines(state)
+    curve = state.get("train-gpt2", {}).get("learning_curve")
+    if curve:
+        lines += ["", "Learning curve (validation word accuracy):", ""]
+        lines += ["| step | training minutes | word accuracy |", "|---:|---:|---:|"]
+        lines += [f"| {p['step']} | {p['minutes']:.1f} | {p['word_accuracy']:.1%} |" for p in curve]
+    if "export-gpt2" in state:
+        lines += ["", f"Exported reader: `{state['export-gpt2']['directory']}`"]
     write_text_atomic(root / "report.md", "\n".join(lines) + "\n")
+
+
+def score_lines(state: dict) -> list[str]:
+    """One table row per reader, split and orientation: word accuracy, CER, 1−NED."""
+    evaluated = state.get("evaluate-gpt2", {}).get("scores", {})
+    rows = [(f"GPT-2 ({split})", scores) for split, scores in evaluated.items()]
+    tesseract = state.get("tesseract", {})
+    if "scores" in tesseract:
+        rows.append((f"Tesseract ({tesseract['split']})", tesseract["scores"]))
+    if not rows:
+        return []
+    lines = [
+        "",
+        "| reader | group | n | word accuracy | CER | 1−NED |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for reader, scores in rows:
+        for group, value in scores.items():
+            lines.append(
+                f"| {reader} | {group} | {value['count']} | {value['word_accuracy']:.1%} | "
+                f"{value['cer']:.3f} | {value['one_minus_ned']:.3f} |"
+            )
+    return lines
 
 
 def main() -> None:

@@ -29,12 +29,27 @@ def test_demo_runs_every_stage_then_resumes(tmp_path):
         "evaluate-vqvae",
         "export-vqvae",
         "tokenize",
+        "train-gpt2",
+        "export-gpt2",
+        "evaluate-gpt2",
+        "tesseract",
     ]
     assert stages["synthesize"]["images"] == {"train": 32, "validation": 8, "test-heldout-fonts": 8}
     assert stages["tokenize"]["test-heldout-fonts"]["num_rows"] == 8
     assert 0 <= stages["evaluate-vqvae"]["l1"] <= 2
     assert (tmp_path / "vqvae-export" / "model.safetensors").is_file()
-    assert "text fidelity" in (tmp_path / "report.md").read_text(encoding="utf-8")
+    curve = stages["train-gpt2"]["learning_curve"]
+    assert [point["step"] for point in curve] == [2, 4]
+    assert all(0 <= point["word_accuracy"] <= 1 for point in curve)
+    assert (tmp_path / "export" / "model.safetensors").is_file()
+    test_scores = stages["evaluate-gpt2"]["scores"]["test-heldout-fonts"]
+    assert test_scores["all"]["count"] == 8  # every test image scored, none dropped
+    assert sum(v["count"] for k, v in test_scores.items() if k != "all") == 8
+    if "skipped" not in stages["tesseract"]:
+        assert stages["tesseract"]["scores"]["all"]["count"] == 8
+    report_md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "text fidelity" in report_md
+    assert "GPT-2 (test-heldout-fonts)" in report_md
 
     again = run_demo(tmp_path)
     assert again.count("skipped") == len(stages)
