@@ -5,9 +5,15 @@ Ids: the character vocabulary first (`<s> </s> <pad> <unk>`, then characters), t
 
     [ROW] r1 … [ROW] rh [IMG_PAD]* <s> t1 … tn </s> <pad>*
 
+Text-to-image (text first, after finetuning with src/finetune.py):
+
+    <s> t1 … tn </s> <pad>* [ROW] r1 … [ROW] rh [IMG_PAD]*
+
 Padding is masked out of attention and positions are explicit, so a reader can drop padding
 altogether (no compute spent on it) and still see exactly what training saw: the text always
-starts at position `max_visual_length`.
+starts at position `max_visual_length`, and a text-first image at position `text_length`. In the
+text-first order the first [IMG_PAD] after the grid is also a target: it is how a drawing model
+says "the image ends here" (a grid that fills `max_visual_length` needs no end).
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from inverse_dalle.vocabulary import BOS_ID, EOS_ID, PAD_ID
 
 FORMAT_VERSION = 1
 IGNORE = -100  # cross-entropy target that does not count
+IMAGE_TO_TEXT, TEXT_TO_IMAGE = "image_to_text", "text_to_image"  # `order` of an export
+ORDERS = (IMAGE_TO_TEXT, TEXT_TO_IMAGE)
 
 
 def round_up(value: int, multiple: int = 64) -> int:
@@ -62,6 +70,10 @@ class TokenLayout:
     def sequence_length(self) -> int:
         return self.max_visual_length + self.text_length
 
+    def image_start(self, order: str) -> int:
+        """Position of the first [ROW]."""
+        return self.text_length if order == TEXT_TO_IMAGE else 0
+
     def visual_ids(self, grid: list[list[int]]) -> list[int]:
         """`[ROW] r1 … [ROW] rh` for a grid of code ids (without padding)."""
         ids = []
@@ -99,11 +111,16 @@ class Example:
     text_targets: torch.Tensor  # (T,) next text token or IGNORE
 
 
+def text_prompt(text_ids: list[int]) -> list[int]:
+    """`<s> t1 … tn </s>`: the text of either order."""
+    return [BOS_ID, *text_ids, EOS_ID]
+
+
 def ocr_example(layout: TokenLayout, grid: list[list[int]], text_ids: list[int]) -> Example:
     """The image-then-text sequence; `text_ids` must fit `max_text_length` (truncate first)."""
     visual = layout.visual_ids(grid)
     image_pad = layout.max_visual_length - len(visual)
-    text = [BOS_ID, *text_ids, EOS_ID]
+    text = text_prompt(text_ids)
     text_pad = layout.text_length - len(text)
     ids = visual + [layout.image_pad_id] * image_pad + text + [PAD_ID] * text_pad
     mask = [1] * len(visual) + [0] * image_pad + [1] * len(text) + [0] * text_pad
@@ -116,6 +133,32 @@ def ocr_example(layout: TokenLayout, grid: list[list[int]], text_ids: list[int])
     start = layout.max_visual_length
     for offset in range(len(text) - 1):
         text_targets[start + offset] = text[offset + 1]
+    return Example(
+        torch.tensor(ids),
+        torch.tensor(mask),
+        torch.tensor(image_targets),
+        torch.tensor(text_targets),
+    )
+
+
+def text_first_example(layout: TokenLayout, grid: list[list[int]], text_ids: list[int]) -> Example:
+    """The text-then-image sequence of text-to-image finetuning (`text_ids` already truncated)."""
+    text = text_prompt(text_ids)
+    visual = layout.visual_ids(grid)
+    text_pad = layout.text_length - len(text)
+    image_pad = layout.max_visual_length - len(visual)
+    ids = text + [PAD_ID] * text_pad + visual + [layout.image_pad_id] * image_pad
+    mask = [1] * len(text) + [0] * text_pad + [1] * len(visual) + [0] * image_pad
+    image_targets = [IGNORE] * len(ids)
+    text_targets = [IGNORE] * len(ids)
+    for offset in range(len(text) - 1):
+        text_targets[offset] = text[offset + 1]
+    # The first [ROW] always follows the padding (a generator feeds it); the last code predicts
+    # the end-of-image [IMG_PAD] unless the grid fills the budget.
+    ends = visual[1:] + ([layout.image_pad_id] if image_pad else [])
+    start = layout.text_length
+    for offset, target in enumerate(ends):
+        image_targets[start + offset] = target
     return Example(
         torch.tensor(ids),
         torch.tensor(mask),
