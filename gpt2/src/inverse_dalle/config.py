@@ -1,4 +1,5 @@
-"""The GPT-2 config schema: the original project's `data`, `model`, `optim`, `train` keys."""
+"""The GPT-2 config schemas: training a reader (the original project's `data`, `model`, `optim`,
+`train` keys) and finetuning an exported reader to draw (`model` is then the exported directory)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ class OptimizerConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     eps: float = 1e-6
     weight_decay: float = 0.01
+
+    def validate(self) -> None:
+        if self.name not in ("adamw", "apex_fused_adam"):
+            raise ValueError("optim.optimizer.name must be adamw or apex_fused_adam")
 
 
 @dataclass
@@ -83,6 +88,44 @@ class InverseDalleConfig:
             )
         if self.data.text_unit not in TEXT_UNITS:
             raise ValueError(f"data.text_unit must be one of {TEXT_UNITS}")
-        if self.optim.optimizer.name not in ("adamw", "apex_fused_adam"):
-            raise ValueError("optim.optimizer.name must be adamw or apex_fused_adam")
+        self.optim.optimizer.validate()
         self.train.validate()
+
+
+@dataclass
+class SamplingConfig:
+    """How a drawing model samples image tokens; written to its generation_config.json."""
+
+    top_k: int = 0  # keep the k most likely tokens (0: all)
+    top_p: float = 1.0  # keep the smallest set holding this much probability (1: all)
+    temperature: float = 1.0
+
+    def validate(self) -> None:
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be at least 0 (0: no limit), got {self.top_k}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.temperature <= 0.0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
+
+
+@dataclass
+class FinetuneDataConfig:
+    train_dataset: str = "???"  # token table made with the VQVAE bundled in `model`
+    val_dataset: str | None = None
+
+
+@dataclass
+class FinetuneConfig:
+    """Text-to-image finetuning; vocabulary, sequence layout and GPT-2 size come from `model`."""
+
+    model: str = "???"  # exported reader directory (src/export.py), with its vqvae/
+    data: FinetuneDataConfig = field(default_factory=FinetuneDataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: GPT2TrainConfig = field(default_factory=GPT2TrainConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+
+    def validate(self) -> None:
+        self.optim.optimizer.validate()
+        self.train.validate()
+        self.sampling.validate()

@@ -1,10 +1,9 @@
-"""A trained checkpoint → one Hugging Face directory holding everything needed to read an image."""
+"""A trained module → one Hugging Face directory holding all that reading (or drawing) needs."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,10 +12,11 @@ from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
 from transformers import GenerationConfig, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from inverse_dalle.config import InverseDalleConfig
+from inverse_dalle.config import InverseDalleConfig, SamplingConfig
 from inverse_dalle.lightning_module import OCRModule
-from inverse_dalle.token_format import FORMAT_VERSION, TokenLayout
+from inverse_dalle.token_format import FORMAT_VERSION, IMAGE_TO_TEXT, TEXT_TO_IMAGE, TokenLayout
 from inverse_dalle.vocabulary import BOS, EOS, PAD, UNK, VOCAB_VERSION, Vocabulary
+from ocr_common.atomic import atomic_directory
 from ocr_common.config import config_to_dict
 from ocr_common.errors import UserError
 
@@ -62,7 +62,7 @@ def build_tokenizer(vocabulary: Vocabulary, layout: TokenLayout) -> PreTrainedTo
     )
 
 
-def format_metadata(module: OCRModule, vqvae_sha256: str | None) -> dict[str, Any]:
+def format_metadata(module: OCRModule, vqvae_sha256: str | None, order: str) -> dict[str, Any]:
     layout = module.layout
     return {
         "format_version": FORMAT_VERSION,
@@ -75,13 +75,14 @@ def format_metadata(module: OCRModule, vqvae_sha256: str | None) -> dict[str, An
         "row_id": layout.row_id,
         "image_pad_id": layout.image_pad_id,
         "code_offset": layout.code_offset,
-        "order": "image_to_text",
+        "order": order,
         "vqvae_sha256": vqvae_sha256,
         "training_config": config_to_dict(module.config),
     }
 
 
 def model_card(module: OCRModule, has_vqvae: bool) -> str:
+    """README.md of a reader export."""
     config, layout = module.config, module.layout
     parameters = sum(p.numel() for p in module.model.parameters())
     reading = (
@@ -118,6 +119,58 @@ sequence format above (see `inverse_dalle.json`).
 """
 
 
+def drawer_card(module: OCRModule, sampling: SamplingConfig) -> str:
+    """README.md of a text-to-image export."""
+    config, layout = module.config, module.layout
+    parameters = sum(p.numel() for p in module.model.parameters())
+    return f"""---
+language: ko
+library_name: transformers
+pipeline_tag: text-to-image
+tags: [korean, gpt2, vqvae, text-to-image]
+---
+# Inverse DALL-E text-line drawer
+
+A GPT-2 ({config.model.n_layer} layers, {config.model.n_embd} wide, {parameters / 1e6:.1f} M
+parameters) finetuned from an Inverse DALL-E OCR reader to draw: given a Korean text it samples
+rows of VQVAE visual tokens, and the VQVAE decoder in `vqvae/` turns them into pixels.
+
+- Text unit: {module.vocabulary.text_unit}; {layout.text_vocab_size} text tokens (vocab.txt).
+- Sequence: `<s> text </s> <pad>* [ROW] r1 … [ROW] rh [IMG_PAD]`; the first [IMG_PAD] ends the
+  image. At most {layout.max_text_length} text tokens and {layout.max_visual_length} visual tokens;
+  token format version {FORMAT_VERSION}.
+- Sampling defaults (generation_config.json): top_k={sampling.top_k}, top_p={sampling.top_p},
+  temperature={sampling.temperature}.
+
+```bash
+python src/generate.py this-directory "문자 인식 모델" --num-images 8 --output-dir drawn
+```
+"""
+
+
+def generation_config(module: OCRModule, order: str, sampling: SamplingConfig) -> GenerationConfig:
+    """Greedy reading up to max_text_length, or sampling up to a whole image."""
+    model, layout = module.model, module.layout
+    if order == IMAGE_TO_TEXT:
+        return GenerationConfig(
+            bos_token_id=model.config.bos_token_id,
+            eos_token_id=model.config.eos_token_id,
+            pad_token_id=model.config.pad_token_id,
+            max_new_tokens=layout.max_text_length + 1,
+            do_sample=False,
+        )
+    return GenerationConfig(
+        bos_token_id=model.config.bos_token_id,
+        eos_token_id=layout.image_pad_id,  # ends an image
+        pad_token_id=layout.image_pad_id,
+        max_new_tokens=layout.max_visual_length,
+        do_sample=True,
+        top_k=sampling.top_k,
+        top_p=sampling.top_p,
+        temperature=sampling.temperature,
+    )
+
+
 @dataclass(frozen=True)
 class ExportReport:
     output_dir: Path
@@ -126,10 +179,19 @@ class ExportReport:
 
 
 def export_model(
-    module: OCRModule, config: InverseDalleConfig, output_dir: str | os.PathLike
+    module: OCRModule,
+    config: InverseDalleConfig,
+    output_dir: str | os.PathLike,
+    order: str = IMAGE_TO_TEXT,
+    sampling: SamplingConfig | None = None,
 ) -> ExportReport:
-    """Write the export directory; it appears only once complete (built beside it, then renamed)."""
+    """Write the export directory; it appears only once complete (built beside it, then renamed).
+
+    `order` is the sequence layout the model was trained on last (`TEXT_TO_IMAGE` after
+    finetuning); `sampling` gives a drawing model's default generation settings.
+    """
     check_same_model(config, module)
+    sampling = sampling or SamplingConfig()
     vqvae_dir = Path(config.data.vqvae) if config.data.vqvae else None
     vqvae_sha256 = None
     if vqvae_dir is not None:
@@ -143,32 +205,25 @@ def export_model(
             )
         vqvae_sha256 = tokenizer.sha256
     output = Path(output_dir)
-    staging = output.with_name(f".{output.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    with atomic_directory(output) as staging:
         model: GPT2LMHeadModel = module.model
         model.save_pretrained(staging, safe_serialization=True)
-        GenerationConfig(
-            bos_token_id=model.config.bos_token_id,
-            eos_token_id=model.config.eos_token_id,
-            pad_token_id=model.config.pad_token_id,
-            max_new_tokens=module.layout.max_text_length + 1,
-            do_sample=False,
-        ).save_pretrained(staging)
+        generation_config(module, order, sampling).save_pretrained(staging)
         module.vocabulary.save(staging / VOCAB_FILE)
         build_tokenizer(module.vocabulary, module.layout).save_pretrained(staging)
         (staging / FORMAT_FILE).write_text(
-            json.dumps(format_metadata(module, vqvae_sha256), indent=2, ensure_ascii=False) + "\n",
+            json.dumps(format_metadata(module, vqvae_sha256, order), indent=2, ensure_ascii=False)
+            + "\n",
             encoding="utf-8",
         )
-        (staging / "README.md").write_text(model_card(module, vqvae_dir is not None), "utf-8")
+        card = (
+            drawer_card(module, sampling)
+            if order == TEXT_TO_IMAGE
+            else model_card(module, vqvae_dir is not None)
+        )
+        (staging / "README.md").write_text(card, "utf-8")
         if vqvae_dir is not None:
             tokenizer.save_pretrained(staging / VQVAE_DIR)
-        if output.exists():
-            shutil.rmtree(output)
-        os.replace(staging, output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     parameters = sum(p.numel() for p in module.model.parameters())
     return ExportReport(output, parameters, vqvae_dir is not None)
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 from PIL import Image, UnidentifiedImageError
-from transformers import AutoModelForCausalLM, GPT2LMHeadModel
+from transformers import GPT2LMHeadModel
 
-from inverse_dalle.export import FORMAT_FILE, VOCAB_FILE, VQVAE_DIR, layout_from_metadata
+from inverse_dalle.exported import load_export
 from inverse_dalle.reading import Reading, read_grids
-from inverse_dalle.token_format import FORMAT_VERSION, TokenLayout
-from inverse_dalle.vocabulary import VOCAB_VERSION, Vocabulary
+from inverse_dalle.token_format import IMAGE_TO_TEXT, TokenLayout
+from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.errors import UserError
 from vqvae.tokenizer import ImageTokenizer
 
@@ -47,41 +45,13 @@ class InverseDalleOCR:
     def from_pretrained(
         cls, directory: str | os.PathLike, device: str | torch.device = "cpu"
     ) -> InverseDalleOCR:
-        directory = Path(directory)
-        format_path = directory / FORMAT_FILE
-        try:
-            metadata = json.loads(format_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        exported = load_export(directory, device)
+        if exported.order != IMAGE_TO_TEXT:
             raise UserError(
-                f"{format_path}: not found (not an exported reader directory)"
-            ) from None
-        except json.JSONDecodeError as error:
-            raise UserError(f"{format_path}: not valid JSON ({error})") from None
-        for key, supported in (
-            ("format_version", FORMAT_VERSION),
-            ("vocab_version", VOCAB_VERSION),
-        ):
-            if metadata.get(key) != supported:
-                raise UserError(
-                    f"{format_path}: {key} {metadata.get(key)}, this code reads {supported}"
-                )
-        layout = layout_from_metadata(metadata)
-        vocabulary = Vocabulary.load(directory / VOCAB_FILE, metadata["text_unit"])
-        if len(vocabulary) != layout.text_vocab_size:
-            raise UserError(
-                f"{directory / VOCAB_FILE}: {len(vocabulary)} tokens, {format_path} says "
-                f"{layout.text_vocab_size}"
+                f"{directory}: a {exported.order} model draws images (src/generate.py); reading "
+                f"needs an {IMAGE_TO_TEXT} export"
             )
-        try:
-            model = AutoModelForCausalLM.from_pretrained(directory)
-        except (OSError, ValueError) as error:
-            first = str(error).splitlines()[0]
-            raise UserError(f"{directory}: cannot load the GPT-2 weights ({first})") from None
-        tokenizer = None
-        if (directory / VQVAE_DIR).is_dir():
-            tokenizer = ImageTokenizer.from_pretrained(directory / VQVAE_DIR)
-            tokenizer.model.to(device)
-        return cls(model.to(device), layout, vocabulary, tokenizer)
+        return cls(exported.model, exported.layout, exported.vocabulary, exported.tokenizer)
 
     def read_grids(self, grids: Sequence[list[list[int]]], batch_size: int = 64) -> list[Reading]:
         """Readings of token grids (as in a token table), in order."""

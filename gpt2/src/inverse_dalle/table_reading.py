@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
+from inverse_dalle.exported import ExportedModel
 from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.reading import Reading
 from ocr_common.errors import UserError
@@ -43,7 +44,7 @@ def load_rows(path: Path) -> pd.DataFrame:
     return read_table(path, required=("img_path",))
 
 
-def check_token_table(ocr: InverseDalleOCR, path: Path) -> None:
+def check_token_table(ocr: InverseDalleOCR | ExportedModel, path: Path) -> None:
     meta = read_meta(path)
     if meta.num_embeddings != ocr.layout.num_codes:
         raise UserError(

@@ -1,0 +1,69 @@
+"""An exported directory (src/export.py, src/finetune.py) loaded and checked: reader or drawer."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, GPT2LMHeadModel
+
+from inverse_dalle.export import FORMAT_FILE, VOCAB_FILE, VQVAE_DIR, layout_from_metadata
+from inverse_dalle.token_format import FORMAT_VERSION, ORDERS, TokenLayout
+from inverse_dalle.vocabulary import VOCAB_VERSION, Vocabulary
+from ocr_common.errors import UserError
+from vqvae.tokenizer import ImageTokenizer
+
+
+@dataclass
+class ExportedModel:
+    directory: Path
+    model: GPT2LMHeadModel
+    layout: TokenLayout
+    vocabulary: Vocabulary
+    tokenizer: ImageTokenizer | None  # the bundled VQVAE, if any
+    metadata: dict[str, Any]  # inverse_dalle.json
+
+    @property
+    def order(self) -> str:
+        return self.metadata["order"]
+
+
+def load_export(directory: str | os.PathLike, device: str | torch.device = "cpu") -> ExportedModel:
+    """Every part of an export, after checking format versions, vocabulary size and order."""
+    directory = Path(directory)
+    format_path = directory / FORMAT_FILE
+    try:
+        metadata = json.loads(format_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{format_path}: not found (not an exported model directory)") from None
+    except json.JSONDecodeError as error:
+        raise UserError(f"{format_path}: not valid JSON ({error})") from None
+    for key, supported in (("format_version", FORMAT_VERSION), ("vocab_version", VOCAB_VERSION)):
+        if metadata.get(key) != supported:
+            raise UserError(
+                f"{format_path}: {key} {metadata.get(key)}, this code reads {supported}"
+            )
+    if metadata.get("order") not in ORDERS:
+        raise UserError(f"{format_path}: order {metadata.get('order')}, this code reads {ORDERS}")
+    layout = layout_from_metadata(metadata)
+    vocabulary = Vocabulary.load(directory / VOCAB_FILE, metadata["text_unit"])
+    if len(vocabulary) != layout.text_vocab_size:
+        raise UserError(
+            f"{directory / VOCAB_FILE}: {len(vocabulary)} tokens, {format_path} says "
+            f"{layout.text_vocab_size}"
+        )
+    try:
+        model = AutoModelForCausalLM.from_pretrained(directory)
+    except (OSError, ValueError) as error:
+        first = str(error).splitlines()[0]
+        raise UserError(f"{directory}: cannot load the GPT-2 weights ({first})") from None
+    tokenizer = None
+    if (directory / VQVAE_DIR).is_dir():
+        tokenizer = ImageTokenizer.from_pretrained(directory / VQVAE_DIR)
+        tokenizer.model.to(device)
+    model = model.to(device).eval()
+    return ExportedModel(directory, model, layout, vocabulary, tokenizer, metadata)
