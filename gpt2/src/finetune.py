@@ -1,0 +1,45 @@
+"""Finetune a reader to draw: python src/finetune.py CONFIG [key=value ...] [--resume-from CKPT]
+
+`model:` in CONFIG is an exported reader (src/export.py); the finetuned model is exported to
+--export-dir (default exports/<config name>) for src/generate.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from transformers.utils import logging as transformers_logging
+
+from inverse_dalle.config import FinetuneConfig
+from inverse_dalle.finetuning import finetune
+from ocr_common.config import load_config
+from ocr_common.errors import run_cli
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("config", help="YAML config, e.g. config/gpt2-tiny-finetune.yaml")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.max_steps=50")
+    parser.add_argument("--resume-from", help="checkpoint to continue exactly (e.g. last.ckpt)")
+    parser.add_argument("--run-dir", help="checkpoints and logs (default: runs/<config name>)")
+    parser.add_argument("--export-dir", help="the drawing model (default: exports/<config name>)")
+    args = parser.parse_intermixed_args()
+    config = load_config(FinetuneConfig, args.config, args.overrides)
+    transformers_logging.disable_progress_bar()  # stderr stays for errors
+    name = Path(args.config).stem
+    report = finetune(
+        config,
+        Path(args.run_dir or Path("runs") / name),
+        Path(args.export_dir or Path("exports") / name),
+        args.resume_from,
+    )
+    print(
+        f"finetuned on {report.num_train} text-first sequences ({report.num_truncated} text(s) "
+        f"truncated, {report.num_unknown_characters} unknown characters); text_to_image model "
+        f"exported to {report.export_dir}"
+    )
+
+
+if __name__ == "__main__":
+    run_cli(main)

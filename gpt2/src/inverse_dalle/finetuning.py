@@ -1,0 +1,118 @@
+"""Text-to-image finetuning: an exported reader learns to draw from text-first sequences.
+
+The reader's weights, vocabulary and sequence layout carry over unchanged; only the order of the
+sequence flips (token_format.text_first_example). The losses are the reader's own (text-LM plus
+image-LM, each over its own output rows), and the result is exported in the reader's format with
+`order: text_to_image` and sampling defaults in generation_config.json.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from inverse_dalle.config import FinetuneConfig, InverseDalleConfig
+from inverse_dalle.data import OCRDataModule, OCRDataset, load_token_table
+from inverse_dalle.export import VQVAE_DIR, export_model
+from inverse_dalle.exported import ExportedModel, load_export
+from inverse_dalle.lightning_module import OCRModule
+from inverse_dalle.table_reading import check_token_table
+from inverse_dalle.token_format import TEXT_TO_IMAGE, text_first_example
+from ocr_common.config import config_from_dict, save_config
+from ocr_common.errors import UserError
+from ocr_common.trainer import build_trainer, read_resume_point
+from vqvae.token_table import string_to_grid
+
+
+class TextFirstDataset(OCRDataset):
+    """The reader's dataset (vocabulary, truncation and unknown-character counts), text first."""
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        grid = string_to_grid(self.table.grids[index])
+        text_ids = self.vocabulary.encode(self.table.texts[index])[: self.layout.max_text_length]
+        example = text_first_example(self.layout, grid, text_ids)
+        return {**vars(example), "index": torch.tensor(index)}
+
+
+class TextToImageModule(OCRModule):
+    """The reader's module; validation scores the losses only (reading is not its job now)."""
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        losses = self.losses(batch)
+        self.log_dict({f"val/{k}": v for k, v in losses.items()}, sync_dist=True)
+
+
+def training_config(config: FinetuneConfig, source: ExportedModel) -> InverseDalleConfig:
+    """The reader's training config with this run's tables, optimiser and runtime settings."""
+    reader = config_from_dict(InverseDalleConfig, source.metadata["training_config"])
+    data = replace(
+        reader.data,
+        train_dataset=config.data.train_dataset,
+        val_dataset=config.data.val_dataset,
+        vqvae=str(source.directory / VQVAE_DIR),  # bundled again in the new export
+    )
+    return replace(reader, data=data, optim=config.optim, train=config.train)
+
+
+def text_first_dataset(
+    path: str, source: ExportedModel, run_config: InverseDalleConfig
+) -> TextFirstDataset:
+    check_token_table(source, Path(path))  # the codebook and the VQVAE the reader was trained on
+    table = load_token_table(path, run_config.data)
+    return TextFirstDataset(table, source.layout, source.vocabulary)
+
+
+@dataclass(frozen=True)
+class FinetuneReport:
+    run_dir: Path
+    export_dir: Path
+    num_train: int
+    num_truncated: int  # texts longer than max_text_length, cut to fit
+    num_unknown_characters: int  # characters outside the reader's vocabulary (trained as <unk>)
+
+
+def finetune(
+    config: FinetuneConfig,
+    run_dir: str | os.PathLike,
+    export_dir: str | os.PathLike,
+    resume_from: str | os.PathLike | None = None,
+) -> FinetuneReport:
+    L.seed_everything(config.train.seed, workers=True)
+    resume = read_resume_point(resume_from) if resume_from else None
+    source = load_export(config.model)
+    if source.tokenizer is None:
+        raise UserError(f"{config.model}: no bundled vqvae/, so a finetuned model could not draw")
+    run_config = training_config(config, source)
+    train_set = text_first_dataset(config.data.train_dataset, source, run_config)
+    val_set = None
+    if config.data.val_dataset:
+        val_set = text_first_dataset(config.data.val_dataset, source, run_config)
+    module = TextToImageModule.create(run_config, source.vocabulary)
+    if module.layout != source.layout:
+        raise UserError(f"{config.model}: inverse_dalle.json does not match its training config")
+    module.model.load_state_dict(source.model.state_dict())
+    data = OCRDataModule(
+        train_set, val_set, config.train.batch_size, config.train.num_workers, config.train.seed
+    )
+    trainer = build_trainer(
+        config.train,
+        run_dir,
+        resume=resume,
+        use_distributed_sampler=False,  # OCRDataModule's batch sampler shards by rank itself
+    )
+    if trainer.is_global_zero:
+        save_config(config, Path(run_dir) / "config.yaml")
+    trainer.fit(module, datamodule=data, ckpt_path=resume.path if resume else None)
+    if trainer.is_global_zero:
+        export_model(module, run_config, export_dir, order=TEXT_TO_IMAGE, sampling=config.sampling)
+    return FinetuneReport(
+        Path(run_dir),
+        Path(export_dir),
+        len(train_set),
+        train_set.num_truncated,
+        train_set.num_unknown,
+    )
