@@ -22,11 +22,12 @@ from torch.utils.data import DataLoader, SequentialSampler
 from ocr_common.atomic import write_text_atomic
 from ocr_common.config import load_config
 from ocr_common.errors import run_cli
+from ocr_common.sampling import ShardedBatchSampler
 from ocr_common.tables import read_table, resolve_image_paths
 from vqvae import VQVAE
 from vqvae.checkpoint import load_from_checkpoint
 from vqvae.config import VQVAEConfig
-from vqvae.data import TemplateBatchSampler, TemplateDataset, collate_same_template
+from vqvae.data import TemplateDataset, collate_same_template
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "results" / "tokenize.json"
@@ -76,7 +77,7 @@ def main() -> None:
     )
     loader = DataLoader(
         data,
-        batch_sampler=TemplateBatchSampler(
+        batch_sampler=ShardedBatchSampler(
             SequentialSampler(data), args.batch_size, False, data.templates
         ),
         collate_fn=collate_same_template,

@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 from PIL import Image, ImageDraw
+from training_helpers import ROOT, compare_ddp_with_one_process, run
 
 from ocr_common.config import load_config
+from ocr_common.sampling import SeededShuffleSampler, ShardedBatchSampler
 from ocr_common.tables import resolve_image_paths
 from vqvae.config import VQVAEConfig
-from vqvae.data import (
-    SeededShuffleSampler,
-    TemplateBatchSampler,
-    TemplateDataset,
-    template_loader,
-)
+from vqvae.data import TemplateDataset, template_loader
 from vqvae.token_table import read_meta
 from vqvae.training import train
 
-ROOT = Path(__file__).resolve().parents[1]
 PREDICT_SCRIPT = ROOT / "vqvae" / "src" / "predict.py"
-# Tiny convolutions on a loaded 2-core machine run ~200× slower with two OpenMP threads than with
-# one: every process here uses one.
-ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 CONFIG = """
 data: {{train_dataset: {train}, val_dataset: {val}, max_length: 32, max_val_images: 4}}
@@ -41,48 +30,6 @@ optim: {{lr: 2.0e-3}}
 train: {{epochs: 1, max_steps: 4, batch_size: 4, accelerator: cpu, devices: 1, num_workers: 0,
          validation_interval: 1.0, log_every_n_steps: 1}}
 """
-
-# Records, per rank, the dataset indices and loss of every step and the final weights.
-RECORDING_DRIVER = """
-import sys
-from pathlib import Path
-import torch
-from lightning.pytorch.callbacks import Callback
-from ocr_common.config import load_config
-from ocr_common.tables import resolve_image_paths
-from vqvae.config import VQVAEConfig
-from vqvae.data import (
-    SeededShuffleSampler,
-    TemplateBatchSampler,
-    TemplateDataset,
-    template_loader,
-)
-from vqvae.training import train
-
-class Record(Callback):
-    def __init__(self):
-        self.indices, self.losses = [], []
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-        self.indices.append(batch["indices"].tolist())
-        self.losses.append(float(outputs["loss"]))
-
-    def on_train_end(self, trainer, module):
-        state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-        record = {"indices": self.indices, "losses": self.losses, "state": state}
-        torch.save(record, Path(sys.argv[2]) / f"rank{trainer.global_rank}.pt")
-
-config = load_config(VQVAEConfig, sys.argv[1], sys.argv[3:])
-train(config, Path(sys.argv[2]) / "run", callbacks=[Record()])
-"""
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def two_template_table(folder: Path) -> Path:
@@ -99,40 +46,12 @@ def two_template_table(folder: Path) -> Path:
     return folder / "table.csv"
 
 
-def run(args: list[object], cwd: Path) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=ONE_THREAD
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
 @pytest.mark.slow
 def test_ddp_training_matches_one_process(tmp_path: Path) -> None:
     table = two_template_table(tmp_path / "images")
     config = tmp_path / "tiny.yaml"
     config.write_text(CONFIG.format(train=table, val=table))
-    driver = tmp_path / "record.py"
-    driver.write_text(RECORDING_DRIVER)
-    (tmp_path / "ddp").mkdir()
-    (tmp_path / "single").mkdir()
-    ddp = ["train.strategy=ddp", "train.devices=2", "train.batch_size=4"]
-    run([driver, config, tmp_path / "ddp", *ddp], tmp_path)
-    run([driver, config, tmp_path / "single", "train.batch_size=8"], tmp_path)
-
-    rank0, rank1 = (torch.load(tmp_path / "ddp" / f"rank{r}.pt") for r in (0, 1))
-    single = torch.load(tmp_path / "single" / "rank0.pt")
-    steps = len(single["losses"])
-    assert steps == len(rank0["losses"]) == len(rank1["losses"]) == 4
-    for step in range(steps):
-        seen0, seen1 = set(rank0["indices"][step]), set(rank1["indices"][step])
-        assert not seen0 & seen1, f"step {step}: both ranks got images {seen0 & seen1}"
-        # Together the ranks trained on exactly the single process's global batch.
-        assert seen0 | seen1 == set(single["indices"][step])
-    for name, tensor in rank0["state"].items():
-        assert torch.equal(tensor, rank1["state"][name]), f"{name} differs between ranks"
-    mean_ddp = torch.tensor([rank0["losses"], rank1["losses"]]).mean(dim=0)
-    torch.testing.assert_close(mean_ddp, torch.tensor(single["losses"]), rtol=1e-4, atol=1e-5)
+    compare_ddp_with_one_process("vqvae", config, tmp_path, batch_size=4, steps=4)
 
 
 @pytest.mark.slow
@@ -183,7 +102,7 @@ def test_template_batches_are_equal_in_number_and_cover_every_image(split_batche
     templates = [(1, int(t)) for t in torch.randint(1, 6, (101,), generator=generator)]
     per_rank = [
         list(
-            TemplateBatchSampler(
+            ShardedBatchSampler(
                 SeededShuffleSampler(101, seed=3),
                 4,
                 False,

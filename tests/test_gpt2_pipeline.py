@@ -10,14 +10,16 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 import torch
+from training_helpers import TINY_GPT2_CONFIG
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from inverse_dalle import InverseDalleOCR
 from inverse_dalle.checkpoint import load_module
 from inverse_dalle.config import InverseDalleConfig
-from inverse_dalle.data import OCRDataset, load_token_table
+from inverse_dalle.data import OCRDataset, TokenTable, load_token_table
 from inverse_dalle.lightning_module import OCRModule
 from inverse_dalle.reading import read_grids
 from inverse_dalle.token_format import ocr_example
@@ -32,24 +34,6 @@ from vqvae.token_table import read_meta, string_to_grid, write_meta
 from vqvae.tokenize_table import tokenize_table
 
 GPT2_SRC = Path(__file__).resolve().parents[1] / "gpt2" / "src"
-
-TINY_CONFIG = """
-data:
-  train_dataset: {folder}/train.parquet
-  val_dataset: {folder}/validation.parquet
-  vqvae: {folder}/vqvae
-  num_visual_tokens: 64
-  max_visual_length: 32
-  max_text_length: 6
-  max_val_samples: 8
-model: {{n_positions: 48, n_embd: 32, n_layer: 2, n_head: 2, resid_pdrop: 0.0, embd_pdrop: 0.0,
-         attn_pdrop: 0.0}}
-optim:
-  optimizer: {{lr: 3.0e-3}}
-  scheduler: {{name: constant_with_warmup, num_warmup_steps: 2, num_training_steps: 100}}
-train: {{epochs: 1, max_steps: 4, batch_size: 8, accelerator: cpu, devices: 1, num_workers: 0,
-         validation_interval: 2, log_every_n_steps: 1}}
-"""
 
 
 def run_script(name: str, *args: object, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,7 +84,7 @@ def pipeline(
             progress=False,
         )
     config_path = folder / "tiny.yaml"
-    config_path.write_text(TINY_CONFIG.format(folder=folder))
+    config_path.write_text(TINY_GPT2_CONFIG.format(folder=folder))
     report = train(load_config(InverseDalleConfig, config_path), folder / "run")
     assert report.num_train == 32 and report.num_truncated > 0  # some texts exceed 6 characters
     run_script(
@@ -321,8 +305,10 @@ def test_token_table_meta_mismatch_names_both_values(pipeline: dict[str, Path]) 
 
 def test_out_of_vocabulary_characters_become_unk_and_are_counted(pipeline: dict[str, Path]) -> None:
     module = load_module(pipeline["ckpt"])
-    table = load_token_table(pipeline["folder"] / "train.parquet", module.config.data)
-    table.texts[0] = "햏햏"  # not KS X 1001, not in the training texts
+    arrow = load_token_table(pipeline["folder"] / "train.parquet", module.config.data).arrow
+    texts = arrow["text"].to_pylist()
+    texts[0] = "햏햏"  # not KS X 1001, not in the training texts
+    table = TokenTable(arrow.set_column(arrow.column_names.index("text"), "text", pa.array(texts)))
     dataset = OCRDataset(table, module.layout, module.vocabulary)
     assert dataset.num_unknown == 2
     assert dataset.num_truncated > 0

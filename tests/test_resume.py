@@ -3,24 +3,25 @@
 
 from __future__ import annotations
 
-import os
 import runpy
-import signal
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
+from training_helpers import (
+    DRIVER,
+    ROOT,
+    checkpoint_step,
+    kill_after_first_checkpoint,
+    run,
+    train_losses,
+)
 
 from ocr_common.config import load_config
 from vqvae.config import VQVAEConfig
 from vqvae.training import train
 
-ROOT = Path(__file__).resolve().parents[1]
 TRAIN_SCRIPT = ROOT / "vqvae" / "src" / "train.py"
 PLANNED_STEPS = 10
 CHECKPOINT_EVERY = 3
@@ -37,45 +38,6 @@ train: {{epochs: 100, max_steps: {steps}, batch_size: 4, accelerator: cpu, devic
          checkpoint_every_n_steps: {every}}}
 """
 
-# The run to kill sleeps after each step, so the test can kill it between two checkpoints.
-SLOW_DRIVER = """
-import sys, time
-from lightning.pytorch.callbacks import Callback
-from ocr_common.config import load_config
-from vqvae.config import VQVAEConfig
-from vqvae.training import train
-
-class Slow(Callback):
-    def on_train_batch_end(self, *args):
-        time.sleep(0.3)
-
-train(load_config(VQVAEConfig, sys.argv[1]), sys.argv[2], callbacks=[Slow()])
-"""
-
-
-# Tiny convolutions on a loaded 2-core machine run ~200× slower with two OpenMP threads than with
-# one (1.98 s vs 0.01 s per step measured): every training process here uses one.
-ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def checkpoint_step(path: Path) -> int:
-    return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
-
-
-def train_losses(run: Path) -> pd.Series:
-    metrics = pd.read_csv(run / "logs" / "metrics.csv")
-    rows = metrics.dropna(subset=["train/loss"])
-    assert not rows["step"].duplicated().any(), "a step was logged twice"
-    return rows.set_index("step")["train/loss"]
-
 
 @pytest.mark.slow
 def test_killed_training_resumes_exactly(
@@ -90,50 +52,22 @@ def test_killed_training_resumes_exactly(
             every=CHECKPOINT_EVERY,
         )
     )
-    driver = tmp_path / "slow_train.py"
-    driver.write_text(SLOW_DRIVER)
-    run = tmp_path / "run"
-    killed = subprocess.Popen(
-        [sys.executable, str(driver), str(config_path), str(run)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=ONE_THREAD,
+    run_dir = tmp_path / "run"
+    killed_at = kill_after_first_checkpoint(
+        [DRIVER, "vqvae", config_path, run_dir, "--sleep", 0.3], run_dir, tmp_path
     )
-    try:
-        deadline = time.monotonic() + 120
-        while not (run / "last.ckpt").is_file():
-            assert killed.poll() is None, "training ended before its first checkpoint"
-            assert time.monotonic() < deadline, "no checkpoint after 120 s"
-            time.sleep(0.05)
-        time.sleep(0.4)  # past the checkpoint, into the next steps
-    finally:
-        os.kill(killed.pid, signal.SIGKILL)
-        killed.wait()
-    killed_at = checkpoint_step(run / "last.ckpt")
     assert 0 < killed_at < PLANNED_STEPS
 
-    resumed = subprocess.run(
-        [
-            sys.executable,
-            TRAIN_SCRIPT,
-            config_path,
-            "--run-dir",
-            run,
-            "--resume-from",
-            run / "last.ckpt",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=ONE_THREAD,
+    run(
+        [TRAIN_SCRIPT, config_path, "--run-dir", run_dir, "--resume-from", run_dir / "last.ckpt"],
+        tmp_path,
     )
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert checkpoint_step(run / "last.ckpt") == PLANNED_STEPS
+    assert checkpoint_step(run_dir / "last.ckpt") == PLANNED_STEPS
 
     reference = tmp_path / "reference"
     train(load_config(VQVAEConfig, config_path), reference)
     expected = train_losses(reference)
-    got = train_losses(run)
+    got = train_losses(run_dir)
     # Every step logged once, before and after the resume point; the resumed steps trained on the
     # same batches with the same weights, optimiser state and learning rate as uninterrupted ones.
     assert list(got.index) == list(expected.index) == list(range(PLANNED_STEPS))

@@ -177,6 +177,20 @@ class FlushLogsAtCheckpoint(Callback):
             self._pending = False
 
 
+class StepSeededRandomness(Callback):
+    """Seed torch before each training batch from the run's seed and the number of batches
+    trained so far. Lightning checkpoints hold no random state: without this a resumed run would
+    draw other dropout masks (GPT-2) and code restarts (VQVAE) than the uninterrupted run."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def on_train_batch_start(self, trainer: L.Trainer, module: L.LightningModule, *args) -> None:
+        # Counts batches, not optimizer steps, so micro-batches of one accumulated step differ.
+        batches = trainer.fit_loop.epoch_loop.batch_progress.total.ready
+        torch.manual_seed(self.seed << 32 | batches)  # seeds every CUDA device too
+
+
 def build_trainer(
     config: TrainConfig,
     run_dir: str | os.PathLike,
@@ -222,6 +236,7 @@ def build_trainer(
         callbacks=[
             checkpoint,
             FlushLogsAtCheckpoint(),
+            StepSeededRandomness(config.seed),
             LearningRateMonitor(logging_interval="step"),
             *callbacks,
         ],

@@ -1,31 +1,75 @@
-"""Token tables → training sequences, refusing a table made for another model."""
+"""Token tables → training sequences, refusing a table made for another model.
+
+Tables are memory-mapped (open_arrow_table converts a CSV or Parquet table once to an Arrow file
+beside it): a million rows open in milliseconds, every rank and DataLoader worker shares the
+pages, and a row is read when its item is.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
+from pathlib import Path
 
 import lightning as L
+import pyarrow as pa
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset, Sampler, SequentialSampler
 
 from inverse_dalle.config import DataConfig
 from inverse_dalle.token_format import TokenLayout, ocr_example
 from inverse_dalle.vocabulary import UNK_ID, Vocabulary
 from ocr_common.errors import UserError
-from ocr_common.tables import read_table
+from ocr_common.sampling import ResumableDataLoader, SeededShuffleSampler, ShardedBatchSampler
+from ocr_common.tables import open_arrow_table
 from vqvae.token_table import read_meta, string_to_grid
 
+COLUMNS = ("img_path", "text", "visual_tokens")
 
-@dataclass
+
+class StringColumn:
+    """One string column of a table, read a row at a time: no Python list of a million rows."""
+
+    def __init__(self, column: pa.ChunkedArray) -> None:
+        self.column = column
+
+    def __len__(self) -> int:
+        return len(self.column)
+
+    def __getitem__(self, index: int) -> str:
+        return self.column[index].as_py()
+
+    def __iter__(self) -> Iterator[str]:
+        for chunk in self.column.chunks:  # a chunk (64k rows) in Python at a time
+            yield from chunk.to_pylist()
+
+
 class TokenTable:
-    grids: list[str]  # kept as strings: parsed per item, so a big table costs little memory
-    texts: list[str]
-    img_paths: list[str]
+    """A token table memory-mapped by open_arrow_table: opening it parses nothing, every rank and
+    DataLoader worker shares its pages, and `grids[i]` / `texts[i]` read one row when asked."""
+
+    def __init__(self, arrow: pa.Table, path: Path | None = None) -> None:
+        self.arrow, self.path = arrow, path
+        self.grids = StringColumn(arrow["visual_tokens"])  # grid strings, parsed per item
+        self.texts = StringColumn(arrow["text"])
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> TokenTable:
+        return cls(open_arrow_table(path, COLUMNS), Path(path))
+
+    def __len__(self) -> int:
+        return len(self.arrow)
+
+    def __reduce__(self) -> tuple:
+        # Pickled (spawned DataLoader workers, ddp_spawn) as its path: the receiver maps the
+        # same file rather than receiving a copy of every row.
+        if self.path is None:
+            return (TokenTable, (self.arrow,))
+        return (TokenTable.open, (self.path,))
 
 
 def load_token_table(path: str | os.PathLike, config: DataConfig) -> TokenTable:
-    """Read a token table after checking its .meta.json against the config."""
+    """Open a token table after checking its .meta.json against the config."""
     meta = read_meta(path)
     if meta.num_embeddings != config.num_visual_tokens:
         raise UserError(
@@ -37,21 +81,20 @@ def load_token_table(path: str | os.PathLike, config: DataConfig) -> TokenTable:
             f"{path}: token table max_length {meta.max_length} (.meta.json) exceeds config "
             f"data.max_visual_length {config.max_visual_length}"
         )
-    table = read_table(path, required=("img_path", "text", "visual_tokens"))
-    return TokenTable(
-        list(table["visual_tokens"]), list(table["text"]), list(table["img_path"].astype(str))
-    )
+    return TokenTable.open(path)
 
 
 class OCRDataset(Dataset):
     def __init__(self, table: TokenTable, layout: TokenLayout, vocabulary: Vocabulary) -> None:
         self.table, self.layout, self.vocabulary = table, layout, vocabulary
-        lengths = [len(vocabulary.encode(text)) for text in table.texts]
-        self.num_truncated = sum(n > layout.max_text_length for n in lengths)
-        self.num_unknown = sum(vocabulary.encode(t).count(UNK_ID) for t in table.texts)
+        self.num_truncated = self.num_unknown = 0
+        for text in table.texts:  # one pass over the text column, a chunk at a time
+            ids = vocabulary.encode(text)
+            self.num_truncated += len(ids) > layout.max_text_length
+            self.num_unknown += ids.count(UNK_ID)
 
     def __len__(self) -> int:
-        return len(self.table.texts)
+        return len(self.table)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         grid = string_to_grid(self.table.grids[index])
@@ -67,29 +110,43 @@ class OCRDataset(Dataset):
 
 
 class OCRDataModule(L.LightningDataModule):
+    """Seeded, rank-sharded, resumable batches (ocr_common.sampling) as for the VQVAE: N ranks
+    train on the global batches one process would, and a resumed run on the next unseen one."""
+
     def __init__(
         self,
         train: OCRDataset,
         val: OCRDataset | None,
         batch_size: int,
         num_workers: int,
+        seed: int,
     ) -> None:
         super().__init__()
         self.train, self.val = train, val
-        self.batch_size, self.num_workers = batch_size, num_workers
+        self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
 
-    def _loader(self, dataset: OCRDataset, shuffle: bool) -> DataLoader:
-        return DataLoader(
+    def _loader(
+        self, dataset: OCRDataset, sampler: Sampler[int], drop_last: bool
+    ) -> ResumableDataLoader:
+        # Our batch sampler shards by rank itself (build_trainer(use_distributed_sampler=False)).
+        batches = ShardedBatchSampler(
+            sampler,
+            self.batch_size,
+            drop_last,
+            num_replicas=self.trainer.world_size if self.trainer else 1,
+            rank=self.trainer.global_rank if self.trainer else 0,
+        )
+        return ResumableDataLoader(
             dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
+            batch_sampler=batches,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
-            drop_last=shuffle,
         )
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train, shuffle=True)
+    def train_dataloader(self) -> ResumableDataLoader:
+        return self._loader(self.train, SeededShuffleSampler(len(self.train), self.seed), True)
 
-    def val_dataloader(self) -> DataLoader | list:
-        return self._loader(self.val, shuffle=False) if self.val is not None else []
+    def val_dataloader(self) -> ResumableDataLoader | list:
+        if self.val is None:
+            return []
+        return self._loader(self.val, SequentialSampler(self.val), False)

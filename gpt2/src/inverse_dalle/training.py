@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.callbacks import Callback
 
 from inverse_dalle.config import InverseDalleConfig
 from inverse_dalle.data import OCRDataModule, OCRDataset, load_token_table
@@ -25,8 +26,13 @@ class TrainReport:
 
 
 def train(
-    config: InverseDalleConfig, run_dir: str | os.PathLike, resume_from: str | None = None
+    config: InverseDalleConfig,
+    run_dir: str | os.PathLike,
+    resume_from: str | os.PathLike | None = None,
+    callbacks: list[Callback] = (),
 ) -> TrainReport:
+    """Train (on every rank under DDP); `resume_from` continues a run exactly where its checkpoint
+    left it: weights, optimiser, LR schedule, step, epoch and the position within the epoch."""
     L.seed_everything(config.train.seed, workers=True)
     resume = read_resume_point(resume_from) if resume_from else None
     run_dir = Path(run_dir)
@@ -45,9 +51,17 @@ def train(
             f"data.max_text_length={config.data.max_text_length} were truncated"
         )
     module = OCRModule.create(config, vocabulary)
-    data = OCRDataModule(train_set, val_set, config.train.batch_size, config.train.num_workers)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, run_dir / "config.yaml")
-    trainer = build_trainer(config.train, run_dir, resume=resume)
+    data = OCRDataModule(
+        train_set, val_set, config.train.batch_size, config.train.num_workers, config.train.seed
+    )
+    trainer = build_trainer(
+        config.train,
+        run_dir,
+        callbacks,
+        resume=resume,
+        use_distributed_sampler=False,  # ShardedBatchSampler shards by rank itself
+    )
+    if trainer.is_global_zero:
+        save_config(config, run_dir / "config.yaml")
     trainer.fit(module, datamodule=data, ckpt_path=resume.path if resume else None)
     return TrainReport(run_dir, len(train_set), train_set.num_truncated, train_set.num_unknown)

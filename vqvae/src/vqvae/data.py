@@ -6,21 +6,15 @@ from __future__ import annotations
 import glob
 import os
 import random
-from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
 import torch
-from torch.utils.data import (
-    BatchSampler,
-    DataLoader,
-    Dataset,
-    Sampler,
-    SequentialSampler,
-)
+from torch.utils.data import Dataset, SequentialSampler
 
 from ocr_common.errors import UserError
+from ocr_common.sampling import ResumableDataLoader, SeededShuffleSampler, ShardedBatchSampler
 from ocr_common.tables import read_table, resolve_image_paths
 from vqvae.config import DataConfig
 from vqvae.images import jitter, load_rgb, read_size, to_template_tensor
@@ -87,129 +81,6 @@ def collate_same_template(items: list[tuple[torch.Tensor, int] | None]) -> dict[
     }
 
 
-class SeededShuffleSampler(Sampler[int]):
-    """A permutation of range(size) drawn from `seed + epoch`: the same on every rank and again
-    when a run resumes, unlike RandomSampler's draw from the global RNG."""
-
-    def __init__(self, size: int, seed: int) -> None:
-        self.size = size
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:  # Lightning calls this at every epoch start
-        self.epoch = epoch
-
-    def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        return iter(torch.randperm(self.size, generator=generator).tolist())
-
-    def __len__(self) -> int:
-        return self.size
-
-
-class TemplateBatchSampler(BatchSampler):
-    """Group the indices of `sampler` by template into batches; one rank's share of them.
-
-    Batches are formed from the whole index order, identically on every rank, then shared out,
-    so every rank gets the same number of batches (a rank with one batch fewer would hang DDP):
-    - `split_batches` (training, validation): a global batch of batch_size × num_replicas images
-      of one template is split across the ranks, so a step sees exactly the images a
-      single-process step with that global batch would; a final batch with fewer images than ranks
-      reuses some of them so that no rank is left empty.
-    - otherwise (prediction, which has no collective per step): whole batches of batch_size are
-      dealt round-robin, so each image is encoded in the same batch as in a single-process run.
-    `skip` drops the first batches of the next iteration only: ResumableDataLoader sets it to
-    continue an epoch where a checkpoint left it.
-    """
-
-    def __init__(
-        self,
-        sampler: Sampler[int],
-        batch_size: int,
-        drop_last: bool,
-        templates: Sequence[tuple[int, int]] = (),
-        *,
-        num_replicas: int = 1,
-        rank: int = 0,
-        split_batches: bool = True,
-    ) -> None:
-        super().__init__(sampler, batch_size, drop_last)
-        if not 0 <= rank < num_replicas:
-            raise ValueError(f"rank {rank} is not in [0, {num_replicas})")
-        self.templates = list(templates)
-        self.num_replicas = num_replicas
-        self.rank = rank
-        self.split_batches = split_batches
-        self.skip = 0
-
-    def _global_batches(self) -> list[list[int]]:
-        size = self.batch_size * (self.num_replicas if self.split_batches else 1)
-        batches: list[list[int]] = []
-        buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
-        for index in self.sampler:
-            bucket = buckets[self.templates[index]]
-            bucket.append(index)
-            if len(bucket) == size:
-                batches.append(bucket.copy())
-                bucket.clear()
-        if not self.drop_last:
-            batches.extend(bucket for bucket in buckets.values() if bucket)
-        return batches
-
-    def _rank_batches(self) -> list[list[int]]:
-        batches = self._global_batches()
-        if not self.split_batches:
-            return batches[self.rank :: self.num_replicas]
-        replicas = self.num_replicas
-        return [
-            (batch * replicas)[: max(len(batch), replicas)][self.rank :: replicas]
-            for batch in batches
-        ]
-
-    def __iter__(self) -> Iterator[list[int]]:
-        skip, self.skip = self.skip, 0
-        return iter(self._rank_batches()[skip:])
-
-    def __len__(self) -> int:
-        return len(self._rank_batches())
-
-
-class ResumableDataLoader(DataLoader):
-    """A DataLoader whose position in the epoch survives a checkpoint.
-
-    Lightning stores `state_dict()` with the fit loop in every checkpoint and, on resume, calls
-    `load_state_dict()` before iterating; the batch sampler then skips the batches already trained
-    on (index lists only, no image is loaded for them). Iteration starts lazily, at the first
-    batch, so the sampler's epoch set by Lightning after `iter()` is the one used.
-    """
-
-    batch_sampler: TemplateBatchSampler
-    # Class-level defaults rather than an __init__: Lightning re-creates DataLoaders from the
-    # arguments of DataLoader.__init__ (to inject samplers), which an override would hide.
-    _served = 0  # batches handed out in the current epoch, counting skipped ones
-    _resume: dict[str, int] | None = None
-
-    def _epoch(self) -> int:
-        return getattr(self.batch_sampler.sampler, "epoch", 0)
-
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        self._served = 0
-        if self._resume is not None and self._resume["epoch"] == self._epoch():
-            self._served = self.batch_sampler.skip = self._resume["batches"]
-        self._resume = None
-        for batch in super().__iter__():
-            self._served += 1
-            yield batch
-
-    def state_dict(self) -> dict[str, int]:
-        if self._served >= len(self):  # epoch done: resume at the start of the next one
-            return {"epoch": self._epoch() + 1, "batches": 0}
-        return {"epoch": self._epoch(), "batches": self._served}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self._resume = dict(state)
-
-
 def template_loader(
     dataset: TemplateDataset,
     batch_size: int,
@@ -226,7 +97,7 @@ def template_loader(
         if shuffle_seed is None
         else SeededShuffleSampler(len(dataset), shuffle_seed)
     )
-    batch_sampler = TemplateBatchSampler(
+    batch_sampler = ShardedBatchSampler(
         sampler,
         batch_size,
         False,

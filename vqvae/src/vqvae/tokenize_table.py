@@ -125,7 +125,7 @@ def encode_dataset(
         enable_checkpointing=False,
         enable_model_summary=False,
         enable_progress_bar=progress,
-        use_distributed_sampler=False,  # TemplateBatchSampler deals batches to ranks itself
+        use_distributed_sampler=False,  # ShardedBatchSampler deals batches to ranks itself
         callbacks=[ShardWriter(folder)],
     )
     trainer.predict(
