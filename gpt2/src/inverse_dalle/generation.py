@@ -100,8 +100,14 @@ class ImageGenerator:
         ]
 
     def draw(
-        self, prompt: str, num_images: int, settings: SamplingConfig, seed: int, batch_size: int
+        self,
+        prompt: str,
+        num_images: int,
+        settings: SamplingConfig | None = None,
+        seed: int = 0,
+        batch_size: int = 16,
     ) -> list[Drawing]:
+        """`num_images` images of `prompt`; `settings` default to the export's."""
         self._require(TEXT_TO_IMAGE, "finetune it with src/finetune.py, or use --unconditional")
         layout = self.exported.layout
         samples = sample_image_tokens(
@@ -110,14 +116,18 @@ class ImageGenerator:
             text_prompt(self.encode_prompt(prompt)),
             layout.image_start(TEXT_TO_IMAGE),
             num_images,
-            settings,
+            settings or self.default_sampling(),
             seed,
             batch_size,
         )
         return self._draw(samples, [prompt] * num_images)
 
     def draw_unconditional(
-        self, num_images: int, settings: SamplingConfig, seed: int, batch_size: int
+        self,
+        num_images: int,
+        settings: SamplingConfig | None = None,
+        seed: int = 0,
+        batch_size: int = 16,
     ) -> list[Drawing]:
         """Images from nothing, each captioned by the same model reading its own tokens."""
         self._require(IMAGE_TO_TEXT, "it draws from a text prompt, not unconditionally")
@@ -128,7 +138,7 @@ class ImageGenerator:
             [],
             exported.layout.image_start(IMAGE_TO_TEXT),
             num_images,
-            settings,
+            settings or self.default_sampling(),
             seed,
             batch_size,
             can_end=False,

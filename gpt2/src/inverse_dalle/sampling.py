@@ -49,12 +49,12 @@ def _sample_batch(
     positions = torch.tensor([*range(len(prompt)), image_start], device=device)
     out = model.transformer(input_ids=ids, position_ids=positions.expand(batch, -1), use_cache=True)
     hidden, cache = out.last_hidden_state[:, -1], out.cache  # (B, C)
-    image_weight = model.lm_head.weight[layout.row_id : layout.vocab_size]  # (V_image, C)
+    image_weight = model.lm_head.weight[layout.row_id : layout.vocab_size].float()  # (V_image, C)
     end = layout.image_pad_id - layout.row_id  # [IMG_PAD]'s row in image_weight
     tokens = torch.full((batch, 1), layout.row_id, device=device)
     ended = torch.zeros(batch, dtype=torch.bool, device=device)
     for step in range(1, layout.max_visual_length):
-        logits = hidden.float() @ image_weight.float().T  # (B, V_image)
+        logits = hidden.float() @ image_weight.T  # (B, V_image)
         if not can_end:  # a reader never learned to end an image: it fills the budget
             logits[:, end] = -torch.inf
         probs = torch.softmax(processors(tokens, logits), dim=-1)
