@@ -70,9 +70,7 @@ class ImageGenerator:
 
     def _require(self, order: str, remedy: str) -> None:
         if self.exported.order != order:
-            raise UserError(
-                f"{self.exported.directory} is an {self.exported.order} model: {remedy}"
-            )
+            raise UserError(f"{self.exported.directory}: order {self.exported.order}; {remedy}")
 
     def encode_prompt(self, prompt: str) -> list[int]:
         """Text ids of `prompt`; characters the model cannot write are refused, by name."""
@@ -130,7 +128,7 @@ class ImageGenerator:
         batch_size: int = 16,
     ) -> list[Drawing]:
         """Images from nothing, each captioned by the same model reading its own tokens."""
-        self._require(IMAGE_TO_TEXT, "it draws from a text prompt, not unconditionally")
+        self._require(IMAGE_TO_TEXT, "it draws from a text prompt; --unconditional needs a reader")
         exported = self.exported
         samples = sample_image_tokens(
             exported.model,
