@@ -11,9 +11,7 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
-from test_gpt2_pipeline import expect_cli_error, run_script
-from test_gpt2_pipeline import one_thread as one_thread  # module-scoped, autouse: one thread
-from test_gpt2_pipeline import pipeline as pipeline  # the tiny reader export drawn with here
+from training_helpers import expect_cli_error, run_script
 from transformers import AutoModelForCausalLM, GenerationConfig
 
 from inverse_dalle import ImageGenerator, InverseDalleOCR
@@ -41,6 +39,8 @@ from inverse_dalle.vocabulary import BOS_ID, EOS_ID, PAD_ID
 from ocr_common.config import ConfigError, load_config
 from ocr_common.errors import UserError
 from vqvae.token_table import grid_to_string, read_meta, string_to_grid, write_meta
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # the module-scoped fixtures train
 
 CONFIGS = Path(__file__).resolve().parents[1] / "gpt2" / "config"
 FINETUNE_STEPS = 6

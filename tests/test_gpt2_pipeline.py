@@ -4,16 +4,14 @@ and evaluate from token tables and from raw images, and every promised bad input
 from __future__ import annotations
 
 import json
-import runpy
 import shutil
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pytest
 import torch
-from training_helpers import TINY_GPT2_CONFIG
+from training_helpers import expect_cli_error, run_script
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from inverse_dalle import InverseDalleOCR
@@ -23,84 +21,13 @@ from inverse_dalle.data import OCRDataset, TokenTable, load_token_table
 from inverse_dalle.lightning_module import OCRModule
 from inverse_dalle.reading import read_grids
 from inverse_dalle.token_format import ocr_example
-from inverse_dalle.training import train
 from inverse_dalle.vocabulary import EOS_ID, Vocabulary
 from ocr_common.config import ConfigError, load_config
 from ocr_common.errors import UserError
 from ocr_common.tables import read_table, write_table
-from vqvae import VQVAE, ImageTokenizer
-from vqvae.config import CoderConfig, ModelConfig, QuantizerConfig
 from vqvae.token_table import read_meta, string_to_grid, write_meta
-from vqvae.tokenize_table import tokenize_table
 
-GPT2_SRC = Path(__file__).resolve().parents[1] / "gpt2" / "src"
-
-
-def run_script(name: str, *args: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "argv", [name, *map(str, args)])
-    runpy.run_path(str(GPT2_SRC / name), run_name="__main__")
-
-
-def expect_cli_error(
-    script: str, args: list, match: str, monkeypatch: pytest.MonkeyPatch, capsys
-) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        run_script(script, *args, monkeypatch=monkeypatch)
-    assert exit_info.value.code == 2
-    error = capsys.readouterr().err.strip()
-    assert error.startswith("error:") and match in error and "\n" not in error, error
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: on a shared, busy CPU, OpenMP workers waiting for each other made
-    these tiny ops ~100x slower (2.2 s vs 13 ms per step measured)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def pipeline(
-    one_thread: None, synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, Path]:
-    """A random tiny VQVAE, token tables made with it, a 4-step reader and its export."""
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("gpt2")
-    coder = CoderConfig(num_layers=[1, 1, 1], hidden_dims=[8, 8, 8])
-    vqvae = VQVAE(
-        ModelConfig(
-            coder, coder, QuantizerConfig(num_embeddings=64, embedding_dim=8, factorized_dim=4)
-        )
-    )
-    tokenizer = ImageTokenizer(vqvae, max_length=32)
-    tokenizer.save_pretrained(folder / "vqvae")
-    for split in ("train", "validation"):
-        tokenize_table(
-            tokenizer,
-            synthetic_dataset / f"{split}.csv",
-            folder / f"{split}.parquet",
-            progress=False,
-        )
-    config_path = folder / "tiny.yaml"
-    config_path.write_text(TINY_GPT2_CONFIG.format(folder=folder))
-    report = train(load_config(InverseDalleConfig, config_path), folder / "run")
-    assert report.num_train == 32 and report.num_truncated > 0  # some texts exceed 6 characters
-    run_script(
-        "export.py",
-        config_path,
-        folder / "run" / "last.ckpt",
-        folder / "export",
-        monkeypatch=pytest.MonkeyPatch(),
-    )
-    return {
-        "folder": folder,
-        "config": config_path,
-        "ckpt": folder / "run" / "last.ckpt",
-        "export": folder / "export",
-        "data": synthetic_dataset,
-    }
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_training_writes_checkpoint_and_scored_predictions(pipeline: dict[str, Path]) -> None:

@@ -1,11 +1,13 @@
 """What the distributed and resume tests of both models share: training in subprocesses on one
 thread each (through tests/train_driver.py), killing a run after a checkpoint, reading its
-checkpoints and metrics, and a tiny GPT-2 with token tables made without a VQVAE."""
+checkpoints and metrics, and a tiny GPT-2 with token tables made without a VQVAE; and running
+gpt2/src entry scripts in-process (the GPT-2 pipeline and generation tests)."""
 
 from __future__ import annotations
 
 import os
 import random
+import runpy
 import signal
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import torch
 
 from ocr_common.hangul import ksx1001_hangul
@@ -22,6 +25,7 @@ from vqvae.token_table import TokenTableMeta, grid_to_string, write_meta
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = Path(__file__).with_name("train_driver.py")
+GPT2_SRC = ROOT / "gpt2" / "src"
 # Tiny models on a loaded 2-core machine run ~200× slower with two OpenMP threads than with one
 # (1.98 s vs 0.01 s per VQVAE step measured): every training process here uses one.
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -43,6 +47,23 @@ optim:
 train: {{epochs: 1, max_steps: 4, batch_size: 8, accelerator: cpu, devices: 1, num_workers: 0,
          validation_interval: 2, log_every_n_steps: 1}}
 """
+
+
+def run_script(name: str, *args: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run gpt2/src/`name` in this process with `args` as its command line."""
+    monkeypatch.setattr(sys, "argv", [name, *map(str, args)])
+    runpy.run_path(str(GPT2_SRC / name), run_name="__main__")
+
+
+def expect_cli_error(
+    script: str, args: list, match: str, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """The script exits with status 2 and one `error: …` line containing `match`."""
+    with pytest.raises(SystemExit) as exit_info:
+        run_script(script, *args, monkeypatch=monkeypatch)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error:") and match in error and "\n" not in error, error
 
 
 def run(args: list[object], cwd: Path) -> subprocess.CompletedProcess:
