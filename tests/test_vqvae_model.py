@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
-from vqvae import VQVAE
+from vqvae import VQVAE, ImageTokenizer
 from vqvae.config import CoderConfig, ModelConfig, QuantizerConfig
 from vqvae.quantizer import FactorizedQuantizer, nearest_codes
 
@@ -103,3 +104,16 @@ def test_config_cross_field_checks() -> None:
     config.decoder = CoderConfig(num_layers=[1, 1], hidden_dims=[8, 16])
     with pytest.raises(ValueError, match="same number of stages"):
         config.validate()
+
+
+def test_grey_model_tokenizes_and_draws_through_the_image_tokenizer() -> None:
+    torch.manual_seed(0)
+    config = tiny_model_config()
+    config.encoder.num_channels = config.decoder.num_channels = 1  # one CoderConfig for both
+    tokenizer = ImageTokenizer(VQVAE(config).eval(), max_length=128)
+    line = Image.new("RGB", (160, 40), (30, 40, 160))
+    line.paste((250, 230, 90), (20, 12, 140, 28))
+    (grid,) = tokenizer.tokenize([line])
+    assert (len(grid), len(grid[0])) == tokenizer.template(line)
+    drawn = tokenizer.draw(grid)
+    assert drawn.mode == "RGB" and drawn.size == (len(grid[0]) * 8, len(grid) * 8)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from vqvae.images import PAD_VALUE, to_template_tensor
+from vqvae.images import PAD_VALUE, to_pil, to_template_tensor
 from vqvae.shapes import (
     choose_template,
     maximal_templates,
@@ -69,3 +70,32 @@ def test_image_is_resized_into_its_template_and_padded(size: tuple[int, int]) ->
     assert torch.all(tensor[:, : placement.height, : placement.width] == 1.0)
     assert torch.all(tensor[:, placement.height :, :] == PAD_VALUE)
     assert torch.all(tensor[:, :, placement.width :] == PAD_VALUE)
+
+
+def _text_line(ink: tuple[int, int, int], paper: tuple[int, int, int]) -> Image.Image:
+    image = Image.new("RGB", (120, 40), paper)
+    image.paste(ink, (20, 12, 100, 28))  # a bar of "ink" inside a margin of "paper"
+    return image
+
+
+@pytest.mark.parametrize(
+    ("ink", "paper"),
+    [((20, 20, 20), (240, 240, 240)), ((250, 230, 90), (30, 40, 160)), ((200, 30, 30), (90, 0, 0))],
+)
+def test_one_channel_input_is_dark_ink_on_light_paper_whatever_the_colours(ink, paper) -> None:
+    image = _text_line(ink, paper)
+    tensor, placement = to_template_tensor(image, choose_template(120, 40, 128), 8, channels=1)
+    assert tensor.shape[0] == 1
+    content = tensor[0, : placement.height, : placement.width]
+    middle, corner = content[content.shape[0] // 2, content.shape[1] // 2], content[0, 0]
+    assert middle == pytest.approx(-1.0, abs=0.15)  # ink: black (bicubic ringing sets the 2 %)
+    assert corner == pytest.approx(1.0, abs=0.15)  # paper: white, contrast stretched
+
+
+def test_one_channel_tensor_draws_as_a_grey_rgb_image() -> None:
+    image = _text_line((0, 0, 0), (255, 255, 255))
+    tensor, _ = to_template_tensor(image, choose_template(120, 40, 128), 8, channels=1)
+    drawn = to_pil(tensor)
+    assert drawn.mode == "RGB" and drawn.size == (tensor.shape[2], tensor.shape[1])
+    red, green, blue = (np.asarray(band) for band in drawn.split())
+    assert (red == green).all() and (green == blue).all()

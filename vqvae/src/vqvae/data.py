@@ -29,7 +29,12 @@ class TemplateDataset(Dataset):
     """
 
     def __init__(
-        self, paths: Sequence[Path], max_length: int, downsample: int, repeats: int = 1
+        self,
+        paths: Sequence[Path],
+        max_length: int,
+        downsample: int,
+        repeats: int = 1,
+        channels: int = 3,
     ) -> None:
         self.paths: list[Path] = []
         self.sizes: list[tuple[int, int]] = []
@@ -37,6 +42,7 @@ class TemplateDataset(Dataset):
         self.num_skipped = 0
         self.downsample = downsample
         self.repeats = repeats
+        self.channels = channels
         image_templates = []
         for row, path in enumerate(paths):
             try:
@@ -61,7 +67,7 @@ class TemplateDataset(Dataset):
             return None
         if repeat:
             image = jitter(image, random.Random(index))
-        tensor, _ = to_template_tensor(image, self.templates[index], self.downsample)
+        tensor, _ = to_template_tensor(image, self.templates[index], self.downsample, self.channels)
         return tensor, index
 
 
@@ -141,11 +147,18 @@ def split_sources(config: DataConfig, seed: int) -> tuple[list[Path], list[Path]
 
 class VQVAEDataModule(L.LightningDataModule):
     def __init__(
-        self, config: DataConfig, downsample: int, batch_size: int, num_workers: int, seed: int
+        self,
+        config: DataConfig,
+        downsample: int,
+        batch_size: int,
+        num_workers: int,
+        seed: int,
+        channels: int = 3,
     ) -> None:
         super().__init__()
         self.config = config
         self.downsample = downsample
+        self.channels = channels
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
@@ -155,8 +168,9 @@ class VQVAEDataModule(L.LightningDataModule):
             return
         train, val = split_sources(self.config, self.seed)
         val = val[: self.config.max_val_images]
-        self.train_set = TemplateDataset(train, self.config.max_length, self.downsample)
-        self.val_set = TemplateDataset(val, self.config.max_length, self.downsample)
+        length, p, c = self.config.max_length, self.downsample, self.channels
+        self.train_set = TemplateDataset(train, length, p, channels=c)
+        self.val_set = TemplateDataset(val, length, p, channels=c)
         if not len(self.train_set):
             raise UserError("no readable training images")
         skipped = self.train_set.num_skipped + self.val_set.num_skipped

@@ -62,7 +62,7 @@ def evaluate_fidelity(
             except (OSError, ValueError):
                 continue
             tensor, placement = to_template_tensor(
-                image, tokenizer.template(image), model.downsample
+                image, tokenizer.template(image), model.downsample, model.num_channels
             )
             indices = model.encode(tensor[None])
             rebuilt = model.decode(indices)[0]

@@ -30,22 +30,41 @@ def read_size(path: str | os.PathLike) -> tuple[int, int]:
         return image.size
 
 
+def ink_on_paper(image: Image.Image) -> np.ndarray:
+    """(H, W) grey levels in [0, 1]: contrast stretched, dark ink on light paper, any colours.
+
+    Colour says nothing about which syllable is written: without it a small codebook spends its
+    codes on shapes instead of on every colour pair. The paper is the side the border pixels are
+    on (text crops have margins), so light-on-dark text is inverted.
+    """
+    grey = np.asarray(image.convert("L"), dtype=np.float32)
+    low, high = np.percentile(grey, (2, 98))
+    grey = np.clip((grey - low) / max(high - low, 1.0), 0.0, 1.0)
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    return 1.0 - grey if np.median(border) < 0.5 else grey
+
+
 def to_template_tensor(
-    image: Image.Image, template: tuple[int, int], downsample: int
+    image: Image.Image, template: tuple[int, int], downsample: int, channels: int = 3
 ) -> tuple[torch.Tensor, Placement]:
-    """(3, rows·p, cols·p) tensor in [-1, 1]: the image resized into the top-left, padding after."""
+    """(channels, rows·p, cols·p) tensor in [-1, 1]: the image resized into the top-left, padding
+    after. One channel is `ink_on_paper`; three are the RGB colours."""
     placement = place(image.width, image.height, template, downsample)
     resized = image.resize((placement.width, placement.height), Image.Resampling.BICUBIC)
-    pixels = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    if channels == 1:
+        pixels = torch.from_numpy(ink_on_paper(resized))[None]
+    else:
+        pixels = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0).permute(2, 0, 1)
     rows, cols = template
-    canvas = torch.full((3, rows * downsample, cols * downsample), PAD_VALUE)
+    canvas = torch.full((channels, rows * downsample, cols * downsample), PAD_VALUE)
     canvas[:, : placement.height, : placement.width] = (pixels - PIXEL_MEAN) / PIXEL_STD
     return canvas, placement
 
 
 def to_pil(tensor: torch.Tensor) -> Image.Image:
-    """A (3, H, W) tensor in [-1, 1] as an RGB image."""
+    """A (3, H, W) or (1, H, W) tensor in [-1, 1] as an RGB image."""
     pixels = (tensor.detach().float().cpu() * PIXEL_STD + PIXEL_MEAN).clamp(0, 1)
+    pixels = pixels.expand(3, -1, -1)  # grey levels drawn as RGB, like every other image
     return Image.fromarray((pixels.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
 
 

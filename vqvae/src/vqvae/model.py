@@ -15,7 +15,7 @@ from vqvae.quantizer import FactorizedQuantizer, Quantized
 
 @dataclass
 class Reconstruction:
-    images: torch.Tensor  # (B, 3, H, W) in [-1, 1] (unclamped while training)
+    images: torch.Tensor  # (B, C, H, W) in [-1, 1] (unclamped while training)
     quantized: Quantized
 
 
@@ -33,6 +33,11 @@ class VQVAE(nn.Module):
         return self.config.downsample
 
     @property
+    def num_channels(self) -> int:
+        """1: grey `ink_on_paper` input, 3: RGB (see vqvae.images.to_template_tensor)."""
+        return self.config.encoder.num_channels
+
+    @property
     def num_embeddings(self) -> int:
         return self.config.quantizer.num_embeddings
 
@@ -47,10 +52,10 @@ class VQVAE(nn.Module):
         return Reconstruction(self.decoder(quantized.latents), quantized)
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) in [-1, 1] → code ids (B, H/p, W/p)."""
+        """(B, C, H, W) in [-1, 1] → code ids (B, H/p, W/p)."""
         self._check_size(images)
         return self.quantizer(self.encoder(images)).indices
 
     def decode(self, indices: torch.Tensor) -> torch.Tensor:
-        """Code ids (B, h, w) → images (B, 3, h·p, w·p) in [-1, 1]."""
+        """Code ids (B, h, w) → images (B, C, h·p, w·p) in [-1, 1]."""
         return self.decoder(self.quantizer.lookup(indices)).clamp(-1, 1)

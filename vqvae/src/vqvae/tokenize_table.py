@@ -174,7 +174,13 @@ def tokenize_table(
         )
     table = read_table(dataset)
     paths = resolve_image_paths(table, dataset)
-    data = TemplateDataset(paths, tokenizer.max_length, tokenizer.downsample, repeats=num_repeats)
+    data = TemplateDataset(
+        paths,
+        tokenizer.max_length,
+        tokenizer.downsample,
+        repeats=num_repeats,
+        channels=tokenizer.model.num_channels,
+    )
     tokens = encode_dataset(
         tokenizer.model,
         data,

@@ -115,7 +115,12 @@ class ImageTokenizer:
                 chunk = positions[start : start + batch_size]
                 batch = torch.stack(
                     [
-                        to_template_tensor(images[p].convert("RGB"), template, self.downsample)[0]
+                        to_template_tensor(
+                            images[p].convert("RGB"),
+                            template,
+                            self.downsample,
+                            self.model.num_channels,
+                        )[0]
                         for p in chunk
                     ]
                 )

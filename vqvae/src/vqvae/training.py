@@ -75,6 +75,7 @@ def train(
         config.train.batch_size,
         config.train.num_workers,
         config.train.seed,
+        channels=config.model.encoder.num_channels,
     )
     data.setup("fit")
     padding = padded_pixel_share(data.train_set)
