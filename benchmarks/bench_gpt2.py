@@ -1,14 +1,16 @@
 """GPT-2 reader throughput: training tokens/s with model-FLOPs utilisation, reading images/s.
 
-    python benchmarks/bench_gpt2.py [--config gpt2/config/gpt2-tiny.yaml] [--model-dir EXPORT]
-        [--tokens runs/demo/tokens/validation.parquet] [--images runs/demo/data/validation.csv]
+    python benchmarks/bench_gpt2.py [--config gpt2/config/gpt2-tiny.yaml]
+        [--model-dir runs/demo/export] [--tokens runs/demo/tokens/validation.parquet]
+        [--images runs/demo/data/validation.csv]
 
 Writes benchmarks/results/gpt2.json. Training runs the real loss and optimiser step of the config's
 model (random weights: speed does not depend on the values) on batches from the token table;
 model-FLOPs utilisation divides the FLOPs the model needs (6·N per token for the weights, plus
 attention and the output rows the loss actually uses) by a fp32 matmul peak measured in the same
 run with the same threads. Reading uses an exported model (`src/export.py`): at batch 1 and over
-a sweep of batch sizes, from token grids and end to end from image files (VQVAE included).
+a sweep of batch sizes, from token grids and end to end from image files (VQVAE included), beside
+Tesseract's images/s on the same files (one process over a list of files) when it is installed.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ from inverse_dalle.config import InverseDalleConfig
 from inverse_dalle.data import OCRDataset, load_token_table
 from inverse_dalle.lightning_module import OCRModule, build_optimizer
 from inverse_dalle.vocabulary import Vocabulary
+from ocr_common import tesseract
 from ocr_common.atomic import write_text_atomic
 from ocr_common.config import load_config
 from ocr_common.errors import run_cli
 from ocr_common.tables import read_table, resolve_image_paths
+from ocr_common.tesseract import tesseract_available
 from vqvae.token_table import string_to_grid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,13 +150,17 @@ def bench_reading(ocr: InverseDalleOCR, grids, images, batch_sizes: list[int]) -
             "images": len(images),
             "images_per_second_by_batch_size": end_to_end,
         }
+        if tesseract_available():  # the reference engine, one process over the same files
+            result["tesseract_images_per_second"] = rate(
+                lambda: tesseract.read_images(images), len(images)
+            )
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default=str(ROOT / "gpt2/config/gpt2-tiny.yaml"))
-    parser.add_argument("--model-dir", default=str(ROOT / "gpt2/exports/gpt2-tiny"))
+    parser.add_argument("--model-dir", default=str(ROOT / "runs/demo/export"))
     parser.add_argument("--tokens", default=str(ROOT / "runs/demo/tokens/validation.parquet"))
     parser.add_argument("--images", default=str(ROOT / "runs/demo/data/validation.csv"))
     parser.add_argument("--train-steps", type=int, default=10)
