@@ -17,7 +17,7 @@ def main() -> None:
     parser.add_argument("output_dir", help="folder for model.safetensors and config.json")
     parser.add_argument("--max-length", type=int, help="token budget (default: data.max_length)")
     parser.add_argument("overrides", nargs="*", help="config key=value overrides")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # key=value overrides may follow options
     config = load_config(VQVAEConfig, args.config, args.overrides)
     tokenizer = ImageTokenizer.from_checkpoint(
         config.model, args.checkpoint, args.max_length or config.data.max_length

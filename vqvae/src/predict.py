@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("overrides", nargs="*", help="config key=value overrides")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # key=value overrides may follow options
     if args.batch_size < 1 or (args.use_tta and args.num_repeats < 1):
         raise UserError("--batch-size and --num-repeats must be at least 1")
     config = load_config(VQVAEConfig, args.config, args.overrides)

@@ -17,7 +17,7 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=2")
     parser.add_argument("--resume-from", help="checkpoint to continue exactly (e.g. last.ckpt)")
     parser.add_argument("--run-dir", help="output folder (default: runs/<config name>)")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # key=value overrides may follow options
     config = load_config(VQVAEConfig, args.config, args.overrides)
     run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
     report = train(config, run_dir, args.resume_from)
