@@ -26,8 +26,8 @@ from inverse_dalle.grid_repair import (
     count_repairs,
     repair_grid,
 )
+from inverse_dalle.image_sampling import sample_image_tokens
 from inverse_dalle.reading import read_grids
-from inverse_dalle.sampling import sample_image_tokens
 from inverse_dalle.token_format import (
     IGNORE,
     TEXT_TO_IMAGE,

@@ -26,9 +26,9 @@ from transformers import GenerationConfig
 from inverse_dalle.config import SamplingConfig
 from inverse_dalle.exported import ExportedModel, load_export
 from inverse_dalle.grid_repair import RepairedGrid, count_repairs, repair_grid
+from inverse_dalle.image_sampling import sample_image_tokens
 from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.reading import read_grids
-from inverse_dalle.sampling import sample_image_tokens
 from inverse_dalle.token_format import IMAGE_TO_TEXT, TEXT_TO_IMAGE, text_prompt
 from ocr_common.atomic import atomic_directory
 from ocr_common.errors import UserError
