@@ -31,6 +31,7 @@ from ocr_common.tesseract import read_by_orientation, tesseract_available
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 SPLITS = ("validation", "test-heldout-fonts")  # the last one is the unseen-font test split
+PROMPTS = ("약국", "주차장", "문자 인식", "24시 편의점")  # drawn, then read back by the reader
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Preset:
     gpt2_config: str
     gpt2_steps: int
     gpt2_validation_every: int
+    finetune_steps: int
+    images_per_prompt: int
 
 
 PRESETS = {
@@ -58,6 +61,8 @@ PRESETS = {
         gpt2_config="config/gpt2-tiny.yaml",
         gpt2_steps=4,
         gpt2_validation_every=2,
+        finetune_steps=3,
+        images_per_prompt=2,
     ),
     "demo": Preset(
         train_images=8_000,
@@ -69,6 +74,8 @@ PRESETS = {
         gpt2_config="config/gpt2-tiny.yaml",
         gpt2_steps=1_500,
         gpt2_validation_every=250,
+        finetune_steps=300,
+        images_per_prompt=4,
     ),
     "cpu-long": Preset(
         train_images=40_000,
@@ -80,6 +87,8 @@ PRESETS = {
         gpt2_config="config/gpt2-tiny.yaml",
         gpt2_steps=12_000,
         gpt2_validation_every=1_000,
+        finetune_steps=2_000,
+        images_per_prompt=8,
     ),
 }
 
@@ -273,6 +282,50 @@ def run_demo(preset: Preset, root: Path) -> dict:
             "images_per_second": round(len(rows) / seconds, 1),
         }
 
+    drawer = root / "drawer"
+
+    def finetune() -> dict:
+        run(
+            [
+                PYTHON, "src/finetune.py", "config/gpt2-tiny-finetune.yaml", f"model={export}",
+                f"data.train_dataset={root / 'tokens' / 'train.parquet'}",
+                f"data.val_dataset={root / 'tokens' / 'validation.parquet'}",
+                f"train.max_steps={preset.finetune_steps}", "train.epochs=1000",
+                f"optim.scheduler.num_training_steps={preset.finetune_steps}",
+                f"train.validation_interval={max(preset.finetune_steps // 2, 1)}",
+                "--run-dir", str(root / "finetune"), "--export-dir", str(drawer),
+            ],
+            gpt2_dir,
+        )  # fmt: skip
+        return {"directory": str(drawer)}
+
+    def generate() -> dict:
+        figures = {}
+        for number, prompt in enumerate(PROMPTS):
+            output = root / "generated" / f"prompt{number}"
+            run(
+                [
+                    PYTHON, "src/generate.py", str(drawer), prompt, "--output-dir", str(output),
+                    "--num-images", str(preset.images_per_prompt), "--reader", str(export),
+                ],
+                gpt2_dir,
+            )  # fmt: skip
+            summary = json.loads((output / "summary.json").read_text(encoding="utf-8"))
+            figures[prompt] = summary["read_back"]["word_accuracy"]
+        unconditional = root / "generated" / "unconditional"
+        run(
+            [
+                PYTHON, "src/generate.py", str(export), "--unconditional",
+                "--num-images", str(preset.images_per_prompt), "--output-dir", str(unconditional),
+            ],
+            gpt2_dir,
+        )  # fmt: skip
+        return {
+            "read_back_by_prompt": figures,
+            "read_back_accuracy": sum(figures.values()) / len(figures),
+            "images_per_prompt": preset.images_per_prompt,
+        }
+
     pipeline.stage("synthesize", make_data)
     pipeline.stage("train-vqvae", train_vqvae)
     pipeline.stage("evaluate-vqvae", evaluate_vqvae)
@@ -282,6 +335,8 @@ def run_demo(preset: Preset, root: Path) -> dict:
     pipeline.stage("export-gpt2", export_gpt2)
     pipeline.stage("evaluate-gpt2", evaluate_gpt2)
     pipeline.stage("tesseract", tesseract)
+    pipeline.stage("finetune", finetune)
+    pipeline.stage("generate", generate)
     return pipeline.state
 
 
@@ -305,6 +360,14 @@ def write_report(root: Path, preset_name: str, preset: Preset, state: dict) -> N
         lines += ["", "Learning curve (validation word accuracy):", ""]
         lines += ["| step | training minutes | word accuracy |", "|---:|---:|---:|"]
         lines += [f"| {p['step']} | {p['minutes']:.1f} | {p['word_accuracy']:.1%} |" for p in curve]
+    drawn = state.get("generate")
+    if drawn:
+        lines += [
+            "",
+            f"Text-to-image read-back accuracy: {drawn['read_back_accuracy']:.1%} "
+            f"({drawn['images_per_prompt']} images for each of {len(PROMPTS)} prompts, "
+            "read by the exported reader)",
+        ]
     if "export-gpt2" in state:
         lines += ["", f"Exported reader: `{state['export-gpt2']['directory']}`"]
     write_text_atomic(root / "report.md", "\n".join(lines) + "\n")

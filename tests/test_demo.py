@@ -33,6 +33,8 @@ def test_demo_runs_every_stage_then_resumes(tmp_path):
         "export-gpt2",
         "evaluate-gpt2",
         "tesseract",
+        "finetune",
+        "generate",
     ]
     assert stages["synthesize"]["images"] == {"train": 32, "validation": 8, "test-heldout-fonts": 8}
     assert stages["tokenize"]["test-heldout-fonts"]["num_rows"] == 8
@@ -47,6 +49,10 @@ def test_demo_runs_every_stage_then_resumes(tmp_path):
     assert sum(v["count"] for k, v in test_scores.items() if k != "all") == 8
     if "skipped" not in stages["tesseract"]:
         assert stages["tesseract"]["scores"]["all"]["count"] == 8
+    assert (tmp_path / "drawer" / "model.safetensors").is_file()
+    assert len(stages["generate"]["read_back_by_prompt"]) == 4
+    assert len(list((tmp_path / "generated" / "prompt0").glob("*.png"))) == 2
+    assert 0 <= stages["generate"]["read_back_accuracy"] <= 1
     report_md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "text fidelity" in report_md
     assert "GPT-2 (test-heldout-fonts)" in report_md
