@@ -7,12 +7,12 @@ evaluation scores always cover the whole table.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
 
 from inverse_dalle.exported import ExportedModel
 from inverse_dalle.ocr import InverseDalleOCR
@@ -22,7 +22,7 @@ from ocr_common.tables import read_table, resolve_image_paths
 from vqvae.token_table import read_meta, string_to_grid
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-CHUNK = 256  # images opened at once when tokenising a folder or dataset table
+CHUNK = 1024  # rows tokenised or read at once (images held in memory, progress updates)
 
 
 @dataclass
@@ -69,20 +69,22 @@ def _grids_from_tokens(rows: pd.DataFrame, path: Path) -> list[list[list[int]]]:
 
 
 def _tokenize_files(
-    ocr: InverseDalleOCR, files: list[Path], batch_size: int
+    ocr: InverseDalleOCR, files: list[Path], batch_size: int, show_progress: bool
 ) -> list[list[list[int]] | None]:
     grids: list[list[list[int]] | None] = []
-    for start in range(0, len(files), CHUNK):
-        images: list[Image.Image | None] = []
-        for file in files[start : start + CHUNK]:
-            try:
-                with Image.open(file) as image:
-                    images.append(image.convert("RGB"))
-            except (OSError, UnidentifiedImageError):
-                images.append(None)
-        readable = [image for image in images if image is not None]
-        encoded = iter(ocr.tokenize(readable, batch_size) if readable else [])
-        grids.extend(next(encoded) if image is not None else None for image in images)
+    with tqdm(total=len(files), unit="img", desc="tokenising", disable=not show_progress) as bar:
+        for start in range(0, len(files), CHUNK):
+            images: list[Image.Image | None] = []
+            for file in files[start : start + CHUNK]:
+                try:
+                    with Image.open(file) as image:
+                        images.append(image.convert("RGB"))
+                except (OSError, UnidentifiedImageError):
+                    images.append(None)
+            readable = [image for image in images if image is not None]
+            encoded = iter(ocr.tokenize(readable, batch_size) if readable else [])
+            grids.extend(next(encoded) if image is not None else None for image in images)
+            bar.update(len(images))
     return grids
 
 
@@ -90,8 +92,10 @@ def read_rows(
     ocr: InverseDalleOCR,
     path: str | os.PathLike,
     batch_size: int = 64,
-    progress: Callable[[str], None] = print,
+    show_progress: bool = True,
 ) -> TableReading:
+    """Read every row; image files are tokenised with the bundled VQVAE first (progress bars on
+    stderr when `show_progress`)."""
     path = Path(path)
     rows = load_rows(path)
     if "visual_tokens" in rows.columns:
@@ -104,14 +108,17 @@ def read_rows(
             files = [path / name for name in rows["img_path"]]
         else:
             files = resolve_image_paths(rows, path)
-        progress(f"tokenising {len(files)} image(s) with the bundled VQVAE")
-        grids = _tokenize_files(ocr, files, batch_size)
+        grids = _tokenize_files(ocr, files, batch_size, show_progress)
     readable = [i for i, grid in enumerate(grids) if grid is not None]
     readings: list[Reading | None] = [None] * len(grids)
-    for i, reading in zip(
-        readable, ocr.read_grids([grids[i] for i in readable], batch_size), strict=True
-    ):
-        readings[i] = reading
+    with tqdm(total=len(readable), unit="img", desc="reading", disable=not show_progress) as bar:
+        for start in range(0, len(readable), CHUNK):  # chunks of rows, for the progress bar
+            chunk = readable[start : start + CHUNK]
+            for i, reading in zip(
+                chunk, ocr.read_grids([grids[i] for i in chunk], batch_size), strict=True
+            ):
+                readings[i] = reading
+            bar.update(len(chunk))
     return TableReading(
         rows,
         [ocr.text(r) if r is not None else "" for r in readings],
