@@ -25,12 +25,14 @@ from ocr_common.atomic import write_text_atomic
 from ocr_common.errors import UserError, run_cli
 from ocr_common.metrics import score_by_group
 from ocr_common.synthetic import synthesize
+from ocr_common.synthetic.contact_sheet import contact_sheet, save_contact_sheet
 from ocr_common.tables import read_table, resolve_image_paths
 from ocr_common.tesseract import read_by_orientation, tesseract_available
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 SPLITS = ("validation", "test-heldout-fonts")  # the last one is the unseen-font test split
+DEFAULT_ROOT = REPO / "runs" / "demo"
 PROMPTS = ("약국", "주차장", "문자 인식", "24시 편의점")  # drawn, then read back by the reader
 
 
@@ -142,6 +144,13 @@ def learning_curve(metrics_csv: Path, minutes_per_step: float) -> list[dict]:
         }
         for step, accuracy in zip(points["step"], points["val/word_accuracy"], strict=True)
     ]
+
+
+def with_absolute_paths(table_path: Path) -> pd.DataFrame:
+    """A dataset table whose img_path no longer depends on the table's folder."""
+    table = read_table(table_path)
+    table["img_path"] = [str(path) for path in resolve_image_paths(table, table_path)]
+    return table
 
 
 def run_demo(preset: Preset, root: Path) -> dict:
@@ -278,6 +287,7 @@ def run_demo(preset: Preset, root: Path) -> dict:
         scores = score_by_group(texts, list(rows["text"]), orientations)
         return {
             "split": split,
+            "texts": texts,
             "scores": {group: value.as_dict() for group, value in scores.items()},
             "images_per_second": round(len(rows) / seconds, 1),
         }
@@ -326,6 +336,40 @@ def run_demo(preset: Preset, root: Path) -> dict:
             "images_per_prompt": preset.images_per_prompt,
         }
 
+    def figures() -> dict:
+        """Sheets of what the models produce: test readings and drawings, in <root>/figures."""
+        folder = root / "figures"
+        split = SPLITS[-1]
+        predictions = root / f"predictions-{split}.csv"
+        run(
+            [
+                PYTHON, "src/predict.py", str(export), str(data / f"{split}.csv"),
+                "--output", str(predictions),
+            ],
+            gpt2_dir,
+        )  # fmt: skip
+        truth = with_absolute_paths(data / f"{split}.csv")
+        tesseract_texts = pipeline.state["tesseract"].get("texts")
+        truth["font"] = [  # the sheet's small print
+            f"truth: {text}" + (f" · Tesseract: {tesseract_texts[i]}" if tesseract_texts else "")
+            for i, text in enumerate(truth["text"])
+        ]
+        truth["text"] = [f"GPT-2: {text}" for text in read_table(predictions)["text"].fillna("")]
+        drawn = pd.concat(
+            with_absolute_paths(root / "generated" / f"prompt{n}" / "captions.csv")
+            for n in range(len(PROMPTS))
+        )
+        drawn["font"] = [f"read back: {text}" for text in drawn["reading"].fillna("")]
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, table, count in (("readings", truth, 16), ("generated", drawn, len(drawn))):
+            table[["img_path", "text", "font"]].to_csv(folder / f"{name}.csv", index=False)
+            sheet = contact_sheet(folder / f"{name}.csv", count=count)
+            save_contact_sheet(sheet, folder / f"{name}.png")
+        if root == DEFAULT_ROOT:  # the README shows the demo's own figures
+            for name in ("readings.png", "generated.png"):
+                shutil.copyfile(folder / name, REPO / "images" / f"demo-{name}")
+        return {"folder": str(folder)}
+
     pipeline.stage("synthesize", make_data)
     pipeline.stage("train-vqvae", train_vqvae)
     pipeline.stage("evaluate-vqvae", evaluate_vqvae)
@@ -337,6 +381,7 @@ def run_demo(preset: Preset, root: Path) -> dict:
     pipeline.stage("tesseract", tesseract)
     pipeline.stage("finetune", finetune)
     pipeline.stage("generate", generate)
+    pipeline.stage("figures", figures)
     return pipeline.state
 
 

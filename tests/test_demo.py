@@ -35,6 +35,7 @@ def test_demo_runs_every_stage_then_resumes(tmp_path):
         "tesseract",
         "finetune",
         "generate",
+        "figures",
     ]
     assert stages["synthesize"]["images"] == {"train": 32, "validation": 8, "test-heldout-fonts": 8}
     assert stages["tokenize"]["test-heldout-fonts"]["num_rows"] == 8
@@ -53,6 +54,8 @@ def test_demo_runs_every_stage_then_resumes(tmp_path):
     assert len(stages["generate"]["read_back_by_prompt"]) == 4
     assert len(list((tmp_path / "generated" / "prompt0").glob("*.png"))) == 2
     assert 0 <= stages["generate"]["read_back_accuracy"] <= 1
+    for sheet in ("readings.png", "generated.png"):
+        assert (tmp_path / "figures" / sheet).stat().st_size > 0
     report_md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "text fidelity" in report_md
     assert "GPT-2 (test-heldout-fonts)" in report_md
