@@ -73,7 +73,10 @@ def main() -> None:
     ).to(device)
     table = read_table(args.dataset).head(args.images)
     data = TemplateDataset(
-        resolve_image_paths(table, args.dataset), config.data.max_length, model.downsample
+        resolve_image_paths(table, args.dataset),
+        config.data.max_length,
+        model.downsample,
+        channels=model.num_channels,
     )
     loader = DataLoader(
         data,

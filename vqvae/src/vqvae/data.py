@@ -33,8 +33,9 @@ class TemplateDataset(Dataset):
         paths: Sequence[Path],
         max_length: int,
         downsample: int,
+        *,
+        channels: int,  # the model's input channels (1: grey ink on paper, 3: RGB)
         repeats: int = 1,
-        channels: int = 3,
     ) -> None:
         self.paths: list[Path] = []
         self.sizes: list[tuple[int, int]] = []
@@ -153,7 +154,7 @@ class VQVAEDataModule(L.LightningDataModule):
         batch_size: int,
         num_workers: int,
         seed: int,
-        channels: int = 3,
+        channels: int,
     ) -> None:
         super().__init__()
         self.config = config
