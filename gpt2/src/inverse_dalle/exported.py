@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from inverse_dalle.export import FORMAT_FILE, VOCAB_FILE, VQVAE_DIR, layout_from
 from inverse_dalle.token_format import FORMAT_VERSION, ORDERS, TokenLayout
 from inverse_dalle.vocabulary import VOCAB_VERSION, Vocabulary
 from ocr_common.errors import UserError
+from ocr_common.json_files import read_json
 from vqvae.tokenizer import ImageTokenizer
 
 
@@ -36,12 +36,7 @@ def load_export(directory: str | os.PathLike, device: str | torch.device = "cpu"
     """Every part of an export, after checking format versions, vocabulary size and order."""
     directory = Path(directory)
     format_path = directory / FORMAT_FILE
-    try:
-        metadata = json.loads(format_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{format_path}: not found (not an exported model directory)") from None
-    except json.JSONDecodeError as error:
-        raise UserError(f"{format_path}: not valid JSON ({error})") from None
+    metadata = read_json(format_path, "not found (not an exported model directory)")
     for key, supported in (("format_version", FORMAT_VERSION), ("vocab_version", VOCAB_VERSION)):
         if metadata.get(key) != supported:
             raise UserError(

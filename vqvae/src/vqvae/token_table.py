@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ocr_common.atomic import write_text_atomic
 from ocr_common.errors import UserError
+from ocr_common.json_files import read_json
 
 TOKEN_TABLE_FORMAT_VERSION = 1
 
@@ -53,12 +54,7 @@ def write_meta(table_path: str | os.PathLike, meta: TokenTableMeta) -> None:
 
 def read_meta(table_path: str | os.PathLike) -> TokenTableMeta:
     path = meta_path(table_path)
-    try:
-        values = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: token table metadata not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: not valid JSON ({error})") from None
+    values = read_json(path, "token table metadata not found")
     version = values.get("format_version")
     if version != TOKEN_TABLE_FORMAT_VERSION:
         raise UserError(

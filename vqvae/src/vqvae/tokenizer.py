@@ -16,6 +16,7 @@ from safetensors.torch import load_file, save_file
 from ocr_common.atomic import atomic_path, write_text_atomic
 from ocr_common.config import ConfigError, config_from_dict, config_to_dict
 from ocr_common.errors import UserError
+from ocr_common.json_files import read_json
 from vqvae.checkpoint import load_from_checkpoint, load_state, weights_sha256
 from vqvae.config import ModelConfig
 from vqvae.images import PAD_VALUE, PIXEL_MEAN, PIXEL_STD, to_pil, to_template_tensor
@@ -54,12 +55,7 @@ class ImageTokenizer:
     def from_pretrained(cls, directory: str | os.PathLike) -> ImageTokenizer:
         directory = Path(directory)
         config_path = directory / CONFIG_FILE
-        try:
-            values = json.loads(config_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UserError(f"{config_path}: not found (not an exported VQVAE directory)") from None
-        except json.JSONDecodeError as error:
-            raise UserError(f"{config_path}: not valid JSON ({error})") from None
+        values = read_json(config_path, "not found (not an exported VQVAE directory)")
         version = values.get("format_version")
         if version != EXPORT_FORMAT_VERSION:
             raise UserError(
