@@ -4,14 +4,13 @@ a prompt (seeded, read back by a reader) and unconditionally (self-captioned), a
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 from PIL import Image
-from training_helpers import expect_cli_error, run_script
+from training_helpers import copy_as_if_from_another_vqvae, expect_cli_error, run_script
 from transformers import AutoModelForCausalLM, GenerationConfig
 
 from inverse_dalle import ImageGenerator, InverseDalleOCR
@@ -38,7 +37,7 @@ from inverse_dalle.token_format import (
 from inverse_dalle.vocabulary import BOS_ID, EOS_ID, PAD_ID
 from ocr_common.config import ConfigError, load_config
 from ocr_common.errors import UserError
-from vqvae.token_table import grid_to_string, read_meta, string_to_grid, write_meta
+from vqvae.token_table import grid_to_string, string_to_grid
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # the module-scoped fixtures train
 
@@ -193,10 +192,7 @@ def test_finetune_refuses_a_non_export_and_a_table_of_another_vqvae(
     drawer: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     folder = drawer["folder"]
-    shutil.copy(folder / "train.parquet", folder / "other.parquet")
-    meta = read_meta(folder / "train.parquet")
-    meta.vqvae_sha256 = "0" * 64
-    write_meta(folder / "other.parquet", meta)
+    copy_as_if_from_another_vqvae(folder / "train.parquet", folder / "other.parquet")
     never = folder / "never-finetuned"
     common = [folder / "finetune.yaml", "--run-dir", never, "--export-dir", never]
     for override, match in [

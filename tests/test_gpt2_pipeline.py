@@ -4,14 +4,13 @@ and evaluate from token tables and from raw images, and every promised bad input
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pytest
 import torch
-from training_helpers import expect_cli_error, run_script
+from training_helpers import copy_as_if_from_another_vqvae, expect_cli_error, run_script
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from inverse_dalle import InverseDalleOCR
@@ -269,10 +268,7 @@ def test_token_table_from_another_vqvae_is_refused(
     pipeline: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     folder = pipeline["folder"]
-    shutil.copy(folder / "validation.parquet", folder / "other.parquet")
-    meta = read_meta(folder / "validation.parquet")
-    meta.vqvae_sha256 = "0" * 64
-    write_meta(folder / "other.parquet", meta)
+    copy_as_if_from_another_vqvae(folder / "validation.parquet", folder / "other.parquet")
     expect_cli_error(
         "predict.py",
         [pipeline["export"], folder / "other.parquet", "--output", folder / "never.csv"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import random
 import runpy
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import torch
 from ocr_common.hangul import ksx1001_hangul
 from ocr_common.tables import write_table
 from vqvae.shapes import maximal_templates
-from vqvae.token_table import TokenTableMeta, grid_to_string, write_meta
+from vqvae.token_table import TokenTableMeta, grid_to_string, read_meta, write_meta
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = Path(__file__).with_name("train_driver.py")
@@ -64,6 +65,15 @@ def expect_cli_error(
     assert exit_info.value.code == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error:") and match in error and "\n" not in error, error
+
+
+def copy_as_if_from_another_vqvae(table: Path, copy: Path) -> Path:
+    """`copy` holds the same rows as `table`, but its .meta.json names another VQVAE."""
+    shutil.copy(table, copy)
+    meta = read_meta(table)
+    meta.vqvae_sha256 = "0" * 64
+    write_meta(copy, meta)
+    return copy
 
 
 def run(args: list[object], cwd: Path) -> subprocess.CompletedProcess:
