@@ -55,6 +55,42 @@ def test_a_few_steps_lower_the_loss(pipeline: dict[str, Path]) -> None:
     assert last["image_loss"] < first["image_loss"]
 
 
+def test_reader_learns_to_read_its_training_images(pipeline: dict[str, Path]) -> None:
+    """Text positions see the image: greedy readings of 16 training images become their texts.
+
+    A bug that hides the image from the text (mask, positions, layout) still lowers the loss (the
+    text prior is learnable alone) but can never get above a few exact readings.
+    """
+    torch.manual_seed(0)
+    trained = load_module(pipeline["ckpt"])
+    config = load_config(
+        InverseDalleConfig, pipeline["config"], ["model.n_embd=64", "model.n_head=4"]
+    )
+    module = OCRModule.create(config, trained.vocabulary)
+    table = load_token_table(pipeline["folder"] / "train.parquet", config.data)
+    dataset = OCRDataset(table, module.layout, module.vocabulary)
+    batch = torch.utils.data.default_collate([dataset[i] for i in range(16)])
+    optimizer = torch.optim.AdamW(module.parameters(), lr=3e-3)
+    for _ in range(150):
+        loss = module.losses(batch)["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    readings = read_grids(
+        module.model.eval(), module.layout, [string_to_grid(table.grids[i]) for i in range(16)]
+    )
+    expected = [
+        module.vocabulary.decode(
+            module.vocabulary.encode(table.texts[i])[: config.data.max_text_length]
+        )
+        for i in range(16)
+    ]
+    exact = sum(
+        module.vocabulary.decode(r.ids) == text for r, text in zip(readings, expected, strict=True)
+    )
+    assert exact >= 15
+
+
 def test_text_loss_ignores_padding(pipeline: dict[str, Path]) -> None:
     """The loss of a sequence does not change with what its padding positions hold."""
     module = load_module(pipeline["ckpt"])
