@@ -268,6 +268,7 @@ def run_demo(preset: Preset, root: Path) -> dict:
                 [
                     PYTHON, "src/evaluate.py", str(export), str(data / f"{split}.csv"),
                     "--group-by", "orientation", "--output", str(output),
+                    "--predictions", str(root / f"predictions-{split}.csv"),
                 ],
                 gpt2_dir,
             )  # fmt: skip
@@ -340,14 +341,7 @@ def run_demo(preset: Preset, root: Path) -> dict:
         """Sheets of what the models produce: test readings and drawings, in <root>/figures."""
         folder = root / "figures"
         split = SPLITS[-1]
-        predictions = root / f"predictions-{split}.csv"
-        run(
-            [
-                PYTHON, "src/predict.py", str(export), str(data / f"{split}.csv"),
-                "--output", str(predictions),
-            ],
-            gpt2_dir,
-        )  # fmt: skip
+        predictions = root / f"predictions-{split}.csv"  # written by evaluate-gpt2
         truth = with_absolute_paths(data / f"{split}.csv")
         tesseract_texts = pipeline.state["tesseract"].get("texts")
         truth["font"] = [  # the sheet's small print

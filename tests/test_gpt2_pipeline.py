@@ -237,10 +237,18 @@ def test_evaluate_scores_every_row_by_group(
         "orientation",
         "--output",
         out,
+        "--predictions",
+        folder / "readings.csv",
         monkeypatch=monkeypatch,
     )
     report = json.loads(out.read_text())
     assert report["scores"]["all"]["count"] == 8 and report["num_unreadable"] == 1
+    readings = read_table(folder / "readings.csv")
+    assert list(readings["img_path"]) == list(dataset["img_path"])
+    assert list(readings["reference"]) == list(dataset["text"])
+    assert float(readings.loc[0, "confidence"]) == 0.0  # the unreadable image, read as empty
+    exact = (readings["text"].fillna("") == readings["reference"]).mean()
+    assert exact == pytest.approx(report["scores"]["all"]["word_accuracy"])
     groups = set(dataset["orientation"])
     assert sum(report["scores"][g]["count"] for g in groups) == 8
     assert 0 <= report["num_unended"] <= 8

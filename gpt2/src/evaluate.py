@@ -1,4 +1,5 @@
 """Score a reader: python src/evaluate.py MODEL_DIR TABLE [--group-by orientation] [--output F]
+    [--predictions P]
 
 Prints word accuracy, CER and 1−NED overall and per group, and writes them as JSON. Every row is
 scored: an unreadable image counts as an empty reading.
@@ -12,11 +13,12 @@ import json
 from transformers.utils import logging as transformers_logging
 
 from inverse_dalle.ocr import InverseDalleOCR
-from inverse_dalle.predictions import scores_table
+from inverse_dalle.predictions import readings_table, scores_table
 from inverse_dalle.table_reading import read_rows
 from ocr_common.atomic import write_text_atomic
 from ocr_common.errors import UserError, run_cli
 from ocr_common.metrics import score_by_group
+from ocr_common.tables import write_table
 
 
 def main() -> None:
@@ -25,6 +27,9 @@ def main() -> None:
     parser.add_argument("table", help="token table or dataset table with a text column")
     parser.add_argument("--group-by", help="column to score separately, e.g. orientation")
     parser.add_argument("--output", default="scores.json", help="JSON file to write")
+    parser.add_argument(
+        "--predictions", help="also write each row's reading and reference (.csv or .parquet)"
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
     if args.batch_size < 1:
@@ -47,6 +52,8 @@ def main() -> None:
         "num_unreadable": result.num_unreadable,
     }
     write_text_atomic(args.output, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    if args.predictions:
+        write_table(readings_table(result).assign(reference=rows["text"]), args.predictions)
     print(scores_table(scores))
     print(
         f"{result.num_unended} reading(s) hit the length limit without </s>; "

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 
-import pandas as pd
 from transformers.utils import logging as transformers_logging
 
 from inverse_dalle.ocr import InverseDalleOCR
-from inverse_dalle.predictions import merge_repeats
+from inverse_dalle.predictions import merge_repeats, readings_table
 from inverse_dalle.table_reading import read_rows
 from ocr_common.errors import UserError, run_cli
 from ocr_common.tables import write_table
@@ -35,13 +34,7 @@ def main() -> None:
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
     ocr = InverseDalleOCR.from_pretrained(args.model_dir)
     result = read_rows(ocr, args.inputs, args.batch_size)
-    predictions = pd.DataFrame(
-        {
-            "img_path": result.rows["img_path"],
-            "text": result.texts,
-            "confidence": result.confidences,
-        }
-    )
+    predictions = readings_table(result)
     if args.merge_tta:
         predictions = merge_repeats(predictions)
     write_table(predictions, args.output)

@@ -197,13 +197,12 @@ def build_trainer(
     callbacks: list[Callback] = (),
     *,
     resume: ResumePoint | None = None,
-    use_distributed_sampler: bool = True,
 ) -> L.Trainer:
     """A Trainer writing logs and `last.ckpt` (plus periodic checkpoints) under `run_dir`.
 
     With `resume`, the CSV metrics continue those of the interrupted run (pass `resume.path` to
-    `fit(ckpt_path=…)`). `use_distributed_sampler=False` is for data modules whose batch sampler
-    shards by rank itself (Lightning would otherwise wrap its sampler in a DistributedSampler).
+    `fit(ckpt_path=…)`). Every data module of the project shards batches by rank itself
+    (ocr_common.sampling), so Lightning must not wrap its samplers in a DistributedSampler.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -240,5 +239,5 @@ def build_trainer(
             LearningRateMonitor(logging_interval="step"),
             *callbacks,
         ],
-        use_distributed_sampler=use_distributed_sampler,
+        use_distributed_sampler=False,  # ocr_common.sampling shards by rank
     )

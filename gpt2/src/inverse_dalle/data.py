@@ -85,6 +85,10 @@ def load_token_table(path: str | os.PathLike, config: DataConfig) -> TokenTable:
 
 
 class OCRDataset(Dataset):
+    """Rows of a token table as training sequences: image first (text first: TextFirstDataset)."""
+
+    sequence = staticmethod(ocr_example)
+
     def __init__(self, table: TokenTable, layout: TokenLayout, vocabulary: Vocabulary) -> None:
         self.table, self.layout, self.vocabulary = table, layout, vocabulary
         self.num_truncated = self.num_unknown = 0
@@ -99,14 +103,8 @@ class OCRDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         grid = string_to_grid(self.table.grids[index])
         text_ids = self.vocabulary.encode(self.table.texts[index])[: self.layout.max_text_length]
-        example = ocr_example(self.layout, grid, text_ids)
-        return {
-            "input_ids": example.input_ids,
-            "attention_mask": example.attention_mask,
-            "image_targets": example.image_targets,
-            "text_targets": example.text_targets,
-            "index": torch.tensor(index),
-        }
+        example = self.sequence(self.layout, grid, text_ids)
+        return {**vars(example), "index": torch.tensor(index)}
 
 
 class OCRDataModule(L.LightningDataModule):
@@ -128,7 +126,7 @@ class OCRDataModule(L.LightningDataModule):
     def _loader(
         self, dataset: OCRDataset, sampler: Sampler[int], drop_last: bool
     ) -> ResumableDataLoader:
-        # Our batch sampler shards by rank itself (build_trainer(use_distributed_sampler=False)).
+        # Our batch sampler shards by rank itself (build_trainer turns Lightning's sampler off).
         batches = ShardedBatchSampler(
             sampler,
             self.batch_size,

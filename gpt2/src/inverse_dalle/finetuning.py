@@ -16,26 +16,22 @@ import lightning as L
 import torch
 
 from inverse_dalle.config import FinetuneConfig, InverseDalleConfig
-from inverse_dalle.data import OCRDataModule, OCRDataset, load_token_table
+from inverse_dalle.data import OCRDataset, load_token_table
 from inverse_dalle.export import VQVAE_DIR, export_model
 from inverse_dalle.exported import ExportedModel, load_export
 from inverse_dalle.lightning_module import OCRModule
 from inverse_dalle.table_reading import check_token_table
 from inverse_dalle.token_format import TEXT_TO_IMAGE, text_first_example
-from ocr_common.config import config_from_dict, save_config
+from inverse_dalle.training import fit
+from ocr_common.config import config_from_dict
 from ocr_common.errors import UserError
-from ocr_common.trainer import build_trainer, read_resume_point
-from vqvae.token_table import string_to_grid
+from ocr_common.trainer import read_resume_point
 
 
 class TextFirstDataset(OCRDataset):
     """The reader's dataset (vocabulary, truncation and unknown-character counts), text first."""
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        grid = string_to_grid(self.table.grids[index])
-        text_ids = self.vocabulary.encode(self.table.texts[index])[: self.layout.max_text_length]
-        example = text_first_example(self.layout, grid, text_ids)
-        return {**vars(example), "index": torch.tensor(index)}
+    sequence = staticmethod(text_first_example)
 
 
 class TextToImageModule(OCRModule):
@@ -95,18 +91,7 @@ def finetune(
     if module.layout != source.layout:
         raise UserError(f"{config.model}: inverse_dalle.json does not match its training config")
     module.model.load_state_dict(source.model.state_dict())
-    data = OCRDataModule(
-        train_set, val_set, config.train.batch_size, config.train.num_workers, config.train.seed
-    )
-    trainer = build_trainer(
-        config.train,
-        run_dir,
-        resume=resume,
-        use_distributed_sampler=False,  # OCRDataModule's batch sampler shards by rank itself
-    )
-    if trainer.is_global_zero:
-        save_config(config, Path(run_dir) / "config.yaml")
-    trainer.fit(module, datamodule=data, ckpt_path=resume.path if resume else None)
+    trainer = fit(module, train_set, val_set, config.train, Path(run_dir), config, resume)
     if trainer.is_global_zero:
         export_model(module, run_config, export_dir, order=TEXT_TO_IMAGE, sampling=config.sampling)
     return FinetuneReport(

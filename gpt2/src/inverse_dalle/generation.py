@@ -89,6 +89,29 @@ class ImageGenerator:
             )
         return ids
 
+    def _sample(
+        self,
+        prompt_ids: list[int],
+        num_images: int,
+        settings: SamplingConfig | None,
+        seed: int,
+        batch_size: int,
+    ) -> list[list[int]]:
+        """Image tokens after `prompt_ids` (nothing, for a reader drawing unconditionally)."""
+        exported, layout = self.exported, self.exported.layout
+        drawer = exported.order == TEXT_TO_IMAGE
+        return sample_image_tokens(
+            exported.model,
+            layout,
+            prompt_ids,
+            layout.image_start(exported.order),
+            num_images,
+            settings or self.default_sampling(),
+            seed,
+            batch_size,
+            can_end=drawer,  # only a drawing model learned to end an image with [IMG_PAD]
+        )
+
     def _draw(self, samples: list[list[int]], captions: list[str]) -> list[Drawing]:
         grids = [repair_grid(sample, self.exported.layout) for sample in samples]
         draw = self.exported.tokenizer.draw
@@ -107,17 +130,8 @@ class ImageGenerator:
     ) -> list[Drawing]:
         """`num_images` images of `prompt`; `settings` default to the export's."""
         self._require(TEXT_TO_IMAGE, "finetune it with src/finetune.py, or use --unconditional")
-        layout = self.exported.layout
-        samples = sample_image_tokens(
-            self.exported.model,
-            layout,
-            text_prompt(self.encode_prompt(prompt)),
-            layout.image_start(TEXT_TO_IMAGE),
-            num_images,
-            settings or self.default_sampling(),
-            seed,
-            batch_size,
-        )
+        prompt_ids = text_prompt(self.encode_prompt(prompt))
+        samples = self._sample(prompt_ids, num_images, settings, seed, batch_size)
         return self._draw(samples, [prompt] * num_images)
 
     def draw_unconditional(
@@ -130,17 +144,7 @@ class ImageGenerator:
         """Images from nothing, each captioned by the same model reading its own tokens."""
         self._require(IMAGE_TO_TEXT, "it draws from a text prompt; --unconditional needs a reader")
         exported = self.exported
-        samples = sample_image_tokens(
-            exported.model,
-            exported.layout,
-            [],
-            exported.layout.image_start(IMAGE_TO_TEXT),
-            num_images,
-            settings or self.default_sampling(),
-            seed,
-            batch_size,
-            can_end=False,
-        )
+        samples = self._sample([], num_images, settings, seed, batch_size)
         drawings = self._draw(samples, [""] * num_images)
         readings = read_grids(
             exported.model, exported.layout, [d.grid.grid for d in drawings], batch_size

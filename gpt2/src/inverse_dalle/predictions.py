@@ -6,7 +6,19 @@ from collections import defaultdict
 
 import pandas as pd
 
+from inverse_dalle.table_reading import TableReading
 from ocr_common.metrics import Scores
+
+
+def readings_table(result: TableReading) -> pd.DataFrame:
+    """`img_path,text,confidence`: one reading per input row, in order."""
+    return pd.DataFrame(
+        {
+            "img_path": result.rows["img_path"],
+            "text": result.texts,
+            "confidence": result.confidences,
+        }
+    )
 
 
 def merge_repeats(predictions: pd.DataFrame) -> pd.DataFrame:

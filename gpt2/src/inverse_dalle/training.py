@@ -9,12 +9,12 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
-from inverse_dalle.config import InverseDalleConfig
+from inverse_dalle.config import FinetuneConfig, GPT2TrainConfig, InverseDalleConfig
 from inverse_dalle.data import OCRDataModule, OCRDataset, load_token_table
 from inverse_dalle.lightning_module import OCRModule, layout_for
 from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.config import save_config
-from ocr_common.trainer import build_trainer, read_resume_point
+from ocr_common.trainer import ResumePoint, build_trainer, read_resume_point
 
 
 @dataclass(frozen=True)
@@ -51,17 +51,27 @@ def train(
             f"data.max_text_length={config.data.max_text_length} were truncated"
         )
     module = OCRModule.create(config, vocabulary)
-    data = OCRDataModule(
-        train_set, val_set, config.train.batch_size, config.train.num_workers, config.train.seed
-    )
-    trainer = build_trainer(
-        config.train,
-        run_dir,
-        callbacks,
-        resume=resume,
-        use_distributed_sampler=False,  # ShardedBatchSampler shards by rank itself
-    )
-    if trainer.is_global_zero:
-        save_config(config, run_dir / "config.yaml")
-    trainer.fit(module, datamodule=data, ckpt_path=resume.path if resume else None)
+    fit(module, train_set, val_set, config.train, run_dir, config, resume, callbacks)
     return TrainReport(run_dir, len(train_set), train_set.num_truncated, train_set.num_unknown)
+
+
+def fit(
+    module: OCRModule,
+    train_set: OCRDataset,
+    val_set: OCRDataset | None,
+    train_config: GPT2TrainConfig,
+    run_dir: Path,
+    run_config: InverseDalleConfig | FinetuneConfig,
+    resume: ResumePoint | None = None,
+    callbacks: list[Callback] = (),
+) -> L.Trainer:
+    """Fit `module` (reading or drawing) with the seeded, rank-sharded, resumable batches of
+    OCRDataModule; rank 0 saves `run_config` (the config as the user wrote it) in `run_dir`."""
+    data = OCRDataModule(
+        train_set, val_set, train_config.batch_size, train_config.num_workers, train_config.seed
+    )
+    trainer = build_trainer(train_config, run_dir, callbacks, resume=resume)
+    if trainer.is_global_zero:
+        save_config(run_config, run_dir / "config.yaml")
+    trainer.fit(module, datamodule=data, ckpt_path=resume.path if resume else None)
+    return trainer

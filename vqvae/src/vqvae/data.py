@@ -179,7 +179,7 @@ class VQVAEDataModule(L.LightningDataModule):
             print(f"skipped {skipped} unreadable image(s)")
 
     def _loader(self, data: TemplateDataset, shuffle_seed: int | None) -> ResumableDataLoader:
-        # Our batch sampler shards by rank itself (build_trainer(use_distributed_sampler=False)).
+        # Our batch sampler shards by rank itself (build_trainer turns Lightning's sampler off).
         return template_loader(
             data,
             self.batch_size,

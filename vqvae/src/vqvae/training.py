@@ -89,7 +89,6 @@ def train(
         run_dir,
         callbacks=[meter, *callbacks],
         resume=resume,
-        use_distributed_sampler=False,  # ShardedBatchSampler shards by rank itself
     )
     if trainer.is_global_zero:
         save_config(config, run_dir / "config.yaml")
