@@ -6,32 +6,26 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from transformers.utils import logging as transformers_logging
 
 from inverse_dalle.config import FinetuneConfig
 from inverse_dalle.finetuning import finetune
-from ocr_common.config import load_config
+from ocr_common.config import load_config, run_dir_of, training_arguments
 from ocr_common.errors import run_cli
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("config", help="YAML config, e.g. config/gpt2-tiny-finetune.yaml")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.max_steps=50")
-    parser.add_argument("--resume-from", help="checkpoint to continue exactly (e.g. last.ckpt)")
-    parser.add_argument("--run-dir", help="checkpoints and logs (default: runs/<config name>)")
+    parser = training_arguments(__doc__, "config/gpt2-tiny-finetune.yaml")
     parser.add_argument("--export-dir", help="the drawing model (default: exports/<config name>)")
     args = parser.parse_intermixed_args()
     config = load_config(FinetuneConfig, args.config, args.overrides)
     transformers_logging.disable_progress_bar()  # stderr stays for errors
-    name = Path(args.config).stem
     report = finetune(
         config,
-        Path(args.run_dir or Path("runs") / name),
-        Path(args.export_dir or Path("exports") / name),
+        run_dir_of(args),
+        Path(args.export_dir or Path("exports") / Path(args.config).stem),
         args.resume_from,
     )
     print(

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-from ocr_common.config import load_config
+from ocr_common.config import load_config, run_dir_of, training_arguments
 from ocr_common.errors import run_cli
 from vqvae.config import VQVAEConfig
 from vqvae.training import train
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("config", help="YAML config, e.g. config/vqvae-tiny.yaml")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=2")
-    parser.add_argument("--resume-from", help="checkpoint to continue exactly (e.g. last.ckpt)")
-    parser.add_argument("--run-dir", help="output folder (default: runs/<config name>)")
+    parser = training_arguments(__doc__, "config/vqvae-tiny.yaml")
     args = parser.parse_intermixed_args()  # key=value overrides may follow options
     config = load_config(VQVAEConfig, args.config, args.overrides)
-    run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
+    run_dir = run_dir_of(args)
     report = train(config, run_dir, args.resume_from)
     print(
         f"trained: {report.images_per_second:.1f} images/s, "

@@ -5,6 +5,7 @@ A typo in a key is an error that names the key and the file, not a silently igno
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,3 +96,19 @@ def config_from_dict(schema: type[T], values: dict[str, Any]) -> T:
 def save_config(config: Any, path: str | os.PathLike) -> None:
     text = yaml.safe_dump(config_to_dict(config), allow_unicode=True, sort_keys=False)
     write_text_atomic(path, text)
+
+
+def training_arguments(description: str, example_config: str) -> argparse.ArgumentParser:
+    """The command line every training script shares: CONFIG [key=value …] [--resume-from CKPT]
+    [--run-dir D]. Parse it with `parse_intermixed_args` (overrides may follow options)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("config", help=f"YAML config, e.g. {example_config}")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.max_steps=50")
+    parser.add_argument("--resume-from", help="checkpoint to continue exactly (e.g. last.ckpt)")
+    parser.add_argument("--run-dir", help="checkpoints and logs (default: runs/<config name>)")
+    return parser
+
+
+def run_dir_of(args: argparse.Namespace) -> Path:
+    """--run-dir, or runs/<config name>."""
+    return Path(args.run_dir or Path("runs") / Path(args.config).stem)
