@@ -32,6 +32,8 @@ class ModelConfig:
     embd_pdrop: float = 0.1
     attn_pdrop: float = 0.1
     layer_norm_epsilon: float = 1e-5
+    # Image-token embeddings start from data.vqvae's codebook (see code_embeddings.py), not random
+    init_code_embeddings: bool = False
 
 
 @dataclass
@@ -86,6 +88,8 @@ class InverseDalleConfig:
                 f"model.n_positions ({self.model.n_positions}) must be at least "
                 f"data.max_visual_length + data.max_text_length + 2 = {needed}"
             )
+        if self.model.init_code_embeddings and not self.data.vqvae:
+            raise ValueError("model.init_code_embeddings needs data.vqvae (the exported VQVAE)")
         if self.data.text_unit not in TEXT_UNITS:
             raise ValueError(f"data.text_unit must be one of {TEXT_UNITS}")
         self.optim.optimizer.validate()

@@ -9,12 +9,14 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
+from inverse_dalle.code_embeddings import codebook_vectors, initialize_code_embeddings
 from inverse_dalle.config import FinetuneConfig, GPT2TrainConfig, InverseDalleConfig
 from inverse_dalle.data import OCRDataModule, OCRDataset, load_token_table
 from inverse_dalle.lightning_module import OCRModule, layout_for
 from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.config import save_config
 from ocr_common.trainer import ResumePoint, build_trainer, read_resume_point
+from vqvae.tokenizer import ImageTokenizer
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ def train(
             f"data.max_text_length={config.data.max_text_length} were truncated"
         )
     module = OCRModule.create(config, vocabulary)
+    if config.model.init_code_embeddings and resume is None:
+        vectors = codebook_vectors(ImageTokenizer.from_pretrained(config.data.vqvae))
+        initialize_code_embeddings(module.model, layout, vectors)
     fit(module, train_set, val_set, config.train, run_dir, config, resume, callbacks)
     return TrainReport(run_dir, len(train_set), train_set.num_truncated, train_set.num_unknown)
 
