@@ -67,7 +67,7 @@ PRESETS = {
         images_per_prompt=2,
     ),
     "demo": Preset(
-        train_images=8_000,
+        train_images=40_000,
         validation_images=300,
         test_images=300,
         vqvae_config="config/vqvae-tiny.yaml",
@@ -237,6 +237,7 @@ def run_demo(preset: Preset, root: Path) -> dict:
                 PYTHON, "src/train.py", preset.gpt2_config,
                 f"data.train_dataset={root / 'tokens' / 'train.parquet'}",
                 f"data.val_dataset={root / 'tokens' / 'validation.parquet'}",
+                f"data.vqvae={root / 'vqvae-export'}",
                 f"train.max_steps={preset.gpt2_steps}", "train.epochs=1000",  # steps decide
                 f"optim.scheduler.num_training_steps={preset.gpt2_steps}",
                 f"train.validation_interval={preset.gpt2_validation_every}",
