@@ -31,9 +31,9 @@ from inverse_dalle.data import OCRDataset, load_token_table
 from inverse_dalle.lightning_module import OCRModule, build_optimizer
 from inverse_dalle.vocabulary import Vocabulary
 from ocr_common import tesseract
-from ocr_common.atomic import write_text_atomic
 from ocr_common.config import load_config
 from ocr_common.errors import run_cli
+from ocr_common.json_files import write_json
 from ocr_common.tables import read_table, resolve_image_paths
 from ocr_common.tesseract import tesseract_available
 from vqvae.token_table import string_to_grid
@@ -196,7 +196,7 @@ def main() -> None:
         "reading": bench_reading(ocr, grids, images, batch_sizes),
     }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(RESULT, json.dumps(result, indent=2) + "\n")
+    write_json(RESULT, result)
     print(json.dumps(result, indent=2))
 
 

@@ -10,15 +10,14 @@ wall-clock rate: it does not depend on what else the machine runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
 import tempfile
 from pathlib import Path
 
-from ocr_common.atomic import write_text_atomic
 from ocr_common.errors import run_cli
+from ocr_common.json_files import write_json
 from ocr_common.synthetic import synthesize
 from ocr_common.synthetic.generate import default_workers
 
@@ -74,7 +73,7 @@ def main() -> None:
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
-    write_text_atomic(RESULT, json.dumps(result, indent=2) + "\n")
+    write_json(RESULT, result)
     print(report.summary())
     print(f"wrote {RESULT}")
 

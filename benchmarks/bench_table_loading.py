@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ocr_common.atomic import write_text_atomic
 from ocr_common.errors import run_cli
 from ocr_common.hangul import ksx1001_hangul
+from ocr_common.json_files import write_json
 from ocr_common.tables import arrow_cache_path, open_arrow_table, read_table
 
 RESULTS = Path(__file__).resolve().parent / "results" / "table_loading.json"
@@ -162,7 +162,7 @@ def main() -> None:
         "mapped pages count in RSS only once touched, are shared by every process mapping the "
         "same file and can be dropped by the kernel at any time (page cache)",
     }
-    write_text_atomic(RESULTS, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_json(RESULTS, report)
     print(f"wrote {RESULTS}")
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, SequentialSampler
 
-from ocr_common.atomic import write_text_atomic
 from ocr_common.config import load_config
 from ocr_common.errors import run_cli
+from ocr_common.json_files import write_json
 from ocr_common.sampling import ShardedBatchSampler
 from ocr_common.tables import read_table, resolve_image_paths
 from vqvae import VQVAE
@@ -126,7 +126,7 @@ def main() -> None:
         else None,
     }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(RESULT, json.dumps(result, indent=2) + "\n")
+    write_json(RESULT, result)
     print(json.dumps(result, indent=2))
 
 

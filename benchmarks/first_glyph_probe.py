@@ -13,7 +13,6 @@ find it; if not, the tokenizer is the bottleneck. Writes benchmarks/results/firs
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
@@ -21,13 +20,12 @@ import torch
 import torch.nn.functional as F
 
 from inverse_dalle.data import TokenTable
-from ocr_common.atomic import write_text_atomic
 from ocr_common.errors import run_cli
-from ocr_common.hangul import is_hangul_syllable
+from ocr_common.hangul import INITIALS, is_hangul_syllable, to_jamo
+from ocr_common.json_files import write_json
 from vqvae.token_table import read_meta, string_to_grid
 
 RESULTS = Path(__file__).resolve().parent / "results" / "first_glyph_probe.json"
-INITIALS = 19
 CELLS = 9  # 3 × 3 split of the glyph region
 
 
@@ -56,7 +54,7 @@ def load(path: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             continue
         offsets.append(len(features))
         features += first_glyph_features(string_to_grid(grid_text))
-        labels.append((ord(text[0]) - 0xAC00) // 588)  # 21 medials × 28 finals per initial
+        labels.append(INITIALS.index(to_jamo(text[0])[0]))
     return torch.tensor(features), torch.tensor(offsets), torch.tensor(labels)
 
 
@@ -64,7 +62,7 @@ def probe(train_path: str, validation_path: str, steps: int) -> dict:
     num_codes = read_meta(train_path).num_embeddings
     train, validation = load(train_path), load(validation_path)
     torch.manual_seed(0)
-    model = torch.nn.EmbeddingBag(num_codes * CELLS, INITIALS, mode="mean")
+    model = torch.nn.EmbeddingBag(num_codes * CELLS, len(INITIALS), mode="mean")
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
     for _ in range(steps):  # full batch: the whole table fits easily
         loss = F.cross_entropy(model(train[0], train[1]), train[2])
@@ -76,7 +74,7 @@ def probe(train_path: str, validation_path: str, steps: int) -> dict:
         def accuracy(split: tuple[torch.Tensor, ...]) -> float:
             return float((model(split[0], split[1]).argmax(-1) == split[2]).float().mean())
 
-        majority = float(torch.bincount(train[2], minlength=INITIALS).max() / len(train[2]))
+        majority = float(torch.bincount(train[2], minlength=len(INITIALS)).max() / len(train[2]))
         return {
             "train_rows": len(train[2]),
             "validation_rows": len(validation[2]),
@@ -101,7 +99,7 @@ def main() -> None:
         f"train); majority class {result['majority_class']:.1%}"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(RESULTS, json.dumps({**vars(args), **result}, indent=2) + "\n")
+    write_json(RESULTS, {**vars(args), **result})
     print(f"wrote {RESULTS}")
 
 

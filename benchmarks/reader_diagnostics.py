@@ -13,18 +13,19 @@ benchmarks/results/reader_diagnostics.json.
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import default_collate
 
 from inverse_dalle.data import OCRDataset, TokenTable
 from inverse_dalle.exported import load_export
+from inverse_dalle.table_reading import check_token_table
 from inverse_dalle.token_format import IGNORE
-from ocr_common.atomic import write_text_atomic
 from ocr_common.errors import run_cli
+from ocr_common.json_files import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "reader_diagnostics.json"
 
@@ -45,18 +46,19 @@ def swap_images(batch: dict[str, torch.Tensor], image_end: int) -> torch.Tensor:
 @torch.inference_mode()
 def position_scores(export_dir: str, table_path: str, rows: int, batch_size: int = 32) -> dict:
     exported = load_export(export_dir)
+    check_token_table(exported, Path(table_path))  # its codebook, made by its VQVAE
     model, layout = exported.model, exported.layout
-    table = TokenTable.open(table_path)
-    dataset = OCRDataset(table, layout, exported.vocabulary)
+    dataset = OCRDataset(TokenTable.open(table_path), layout, exported.vocabulary)
     text_weight = model.lm_head.weight[: layout.text_vocab_size]
-    totals: dict[str, dict[int, list[float]]] = {
-        "image": defaultdict(lambda: [0, 0.0, 0.0]),
-        "swapped": defaultdict(lambda: [0, 0.0, 0.0]),
-    }
+    text = slice(layout.max_visual_length, layout.sequence_length - 1)  # <s> … predict t1 … </s>
+    width = text.stop - text.start
+    totals = {name: torch.zeros(3, width) for name in ("image", "swapped")}  # n, right, loss
     for start in range(0, min(rows, len(dataset)), batch_size):
-        items = [dataset[i] for i in range(start, min(start + batch_size, rows, len(dataset)))]
-        batch = {key: torch.stack([item[key] for item in items]) for key in items[0]}
+        stop = min(start + batch_size, rows, len(dataset))
+        batch = default_collate([dataset[i] for i in range(start, stop)])
         positions = torch.arange(batch["input_ids"].shape[1]).expand_as(batch["input_ids"])
+        targets = batch["text_targets"][:, text]  # (B, width)
+        keep = targets != IGNORE
         for name, ids in (
             ("image", batch["input_ids"]),
             ("swapped", swap_images(batch, layout.max_visual_length)),
@@ -64,25 +66,24 @@ def position_scores(export_dir: str, table_path: str, rows: int, batch_size: int
             hidden = model.transformer(
                 input_ids=ids, attention_mask=batch["attention_mask"], position_ids=positions
             ).last_hidden_state
-            for k in range(layout.text_length - 1):
-                column = layout.max_visual_length + k
-                targets = batch["text_targets"][:, column]
-                keep = targets != IGNORE
-                if not bool(keep.any()):
-                    continue
-                logits = hidden[keep, column] @ text_weight.T
-                count, correct, loss = totals[name][k]
-                totals[name][k] = [
-                    count + int(keep.sum()),
-                    correct + float((logits.argmax(-1) == targets[keep]).sum()),
-                    loss + float(F.cross_entropy(logits, targets[keep], reduction="sum")),
-                ]
+            logits = hidden[:, text] @ text_weight.T  # (B, width, V_text)
+            loss = F.cross_entropy(
+                logits.transpose(1, 2), targets.clamp_min(0), reduction="none"
+            )  # (B, width); IGNORE rows are masked out below
+            right = logits.argmax(-1) == targets
+            totals[name] += torch.stack([keep, right & keep, loss * keep]).sum(dim=1).float()
     return {
         name: [
-            {"position": k, "n": n, "accuracy": round(c / n, 4), "loss": round(s / n, 3)}
-            for k, (n, c, s) in sorted(per_position.items())
+            {
+                "position": k,
+                "n": int(n),
+                "accuracy": round(float(c / n), 4),
+                "loss": round(float(s / n), 3),
+            }
+            for k, (n, c, s) in enumerate(total.T.tolist())
+            if n
         ]
-        for name, per_position in totals.items()
+        for name, total in totals.items()
     }
 
 
@@ -103,7 +104,7 @@ def main() -> None:
         )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     result = {"export": args.export, "table": args.table, "rows": args.rows, **scores}
-    write_text_atomic(RESULTS, json.dumps(result, indent=2) + "\n")
+    write_json(RESULTS, result)
     print(f"wrote {RESULTS}")
 
 

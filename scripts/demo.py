@@ -23,6 +23,7 @@ import pandas as pd
 
 from ocr_common.atomic import write_text_atomic
 from ocr_common.errors import UserError, run_cli
+from ocr_common.json_files import write_json
 from ocr_common.metrics import score_by_group
 from ocr_common.synthetic import synthesize
 from ocr_common.synthetic.contact_sheet import contact_sheet, save_contact_sheet
@@ -120,7 +121,7 @@ class Pipeline:
                 f"stage '{name}' failed: {' '.join(map(str, error.cmd))} exited {error.returncode}"
             ) from None
         self.state[name] = {"seconds": round(time.perf_counter() - start, 1), **figures}
-        write_text_atomic(self.state_path, json.dumps(self.state, indent=2) + "\n")
+        write_json(self.state_path, self.state)
         return self.state[name]
 
 
@@ -383,7 +384,7 @@ def run_demo(preset: Preset, root: Path) -> dict:
 def write_report(root: Path, preset_name: str, preset: Preset, state: dict) -> None:
     report = {"preset": preset_name, "settings": asdict(preset), "stages": state}
     report["total_seconds"] = round(sum(stage["seconds"] for stage in state.values()), 1)
-    write_text_atomic(root / "report.json", json.dumps(report, indent=2) + "\n")
+    write_json(root / "report.json", report)
     lines = [f"# Demo report ({preset_name})", "", "| stage | seconds |", "|---|---:|"]
     lines += [f"| {name} | {stage['seconds']:.0f} |" for name, stage in state.items()]
     fidelity = state.get("evaluate-vqvae")

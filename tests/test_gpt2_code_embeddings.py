@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from training_helpers import copy_as_if_from_another_vqvae
 
 from inverse_dalle.code_embeddings import codebook_vectors, initialize_code_embeddings
 from inverse_dalle.config import InverseDalleConfig, ModelConfig
@@ -15,6 +16,7 @@ from inverse_dalle.model import build_model
 from inverse_dalle.token_format import TokenLayout
 from inverse_dalle.training import train
 from ocr_common.config import ConfigError, load_config
+from ocr_common.errors import UserError
 from vqvae import ImageTokenizer
 
 LAYOUT = TokenLayout(text_vocab_size=10, num_codes=64, max_visual_length=32, max_text_length=6)
@@ -81,3 +83,17 @@ def test_training_starts_from_the_bundled_codebook(
     initialize_code_embeddings(expected, module.layout, vectors)
     rows = slice(module.layout.code_offset, module.layout.vocab_size)
     torch.testing.assert_close(seen["codes"][rows], expected.transformer.wte.weight[rows])
+
+
+def test_a_codebook_that_did_not_make_the_table_is_refused(pipeline: dict[str, Path]) -> None:
+    """Same code count, other VQVAE: its codebook would mean nothing for these tokens."""
+    folder = pipeline["folder"]
+    other = copy_as_if_from_another_vqvae(folder / "train.parquet", folder / "other-train.parquet")
+    config = load_config(
+        InverseDalleConfig,
+        pipeline["config"],
+        ["model.init_code_embeddings=true", f"data.train_dataset={other}"],
+    )
+    with pytest.raises(UserError, match="made by VQVAE 000000000000…, this model's VQVAE is"):
+        train(config, folder / "never-trained")
+    assert not (folder / "never-trained" / "last.ckpt").exists()

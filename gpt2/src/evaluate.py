@@ -8,15 +8,14 @@ scored: an unreadable image counts as an empty reading.
 from __future__ import annotations
 
 import argparse
-import json
 
 from transformers.utils import logging as transformers_logging
 
 from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.predictions import readings_table, scores_table
 from inverse_dalle.table_reading import read_rows
-from ocr_common.atomic import write_text_atomic
 from ocr_common.errors import UserError, run_cli
+from ocr_common.json_files import write_json
 from ocr_common.metrics import score_by_group
 from ocr_common.tables import write_table
 
@@ -51,7 +50,7 @@ def main() -> None:
         "num_unended": result.num_unended,
         "num_unreadable": result.num_unreadable,
     }
-    write_text_atomic(args.output, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_json(args.output, report)
     if args.predictions:
         write_table(readings_table(result).assign(reference=rows["text"]), args.predictions)
     print(scores_table(scores))

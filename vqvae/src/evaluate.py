@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import asdict
 from pathlib import Path
 
-from ocr_common.atomic import write_text_atomic
 from ocr_common.config import load_config
 from ocr_common.errors import run_cli
+from ocr_common.json_files import write_json
 from vqvae.config import VQVAEConfig
 from vqvae.fidelity import evaluate_fidelity
 from vqvae.tokenizer import ImageTokenizer
@@ -40,7 +39,7 @@ def main() -> None:
         "checkpoint": str(args.checkpoint),
         "max_length": tokenizer.max_length,
     }
-    write_text_atomic(output, json.dumps(values, indent=2) + "\n")
+    write_json(output, values)
     print(
         f"{report.count} images ({report.num_skipped} unreadable skipped): "
         f"L1 {report.l1:.4f}, PSNR {report.psnr:.2f} dB, codebook used {report.used_fraction:.1%} "

@@ -1,4 +1,4 @@
-"""Reading the JSON files that describe exports and token tables, with one-line errors."""
+"""The JSON files of exports, token tables, reports and benchmarks: one format, one-line errors."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ocr_common.atomic import write_text_atomic
 from ocr_common.errors import UserError
 
 
@@ -23,3 +24,8 @@ def read_json(path: str | os.PathLike, missing: str) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise UserError(f"{path}: not a JSON object")
     return values
+
+
+def write_json(path: str | os.PathLike, values: Any) -> None:
+    """Indented UTF-8 JSON (Korean stays readable), written atomically."""
+    write_text_atomic(path, json.dumps(values, indent=2, ensure_ascii=False) + "\n")

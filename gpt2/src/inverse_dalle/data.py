@@ -23,6 +23,7 @@ from ocr_common.errors import UserError
 from ocr_common.sampling import ResumableDataLoader, SeededShuffleSampler, ShardedBatchSampler
 from ocr_common.tables import open_arrow_table
 from vqvae.token_table import read_meta, string_to_grid
+from vqvae.tokenizer import ImageTokenizer
 
 COLUMNS = ("img_path", "text", "visual_tokens")
 
@@ -82,6 +83,15 @@ def load_token_table(path: str | os.PathLike, config: DataConfig) -> TokenTable:
             f"data.max_visual_length {config.max_visual_length}"
         )
     return TokenTable.open(path)
+
+
+def check_made_by(path: str | os.PathLike, tokenizer: ImageTokenizer) -> None:
+    """Refuse a token table that another VQVAE made (its .meta.json names the VQVAE's weights)."""
+    made_by = read_meta(path).vqvae_sha256
+    if made_by != tokenizer.sha256:
+        raise UserError(
+            f"{path}: made by VQVAE {made_by[:12]}…, this model's VQVAE is {tokenizer.sha256[:12]}…"
+        )
 
 
 class OCRDataset(Dataset):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from inverse_dalle.vocabulary import BOS, EOS, PAD, UNK, VOCAB_VERSION, Vocabula
 from ocr_common.atomic import atomic_directory
 from ocr_common.config import config_to_dict
 from ocr_common.errors import UserError
+from ocr_common.json_files import write_json
 
 FORMAT_FILE = "inverse_dalle.json"
 VOCAB_FILE = "vocab.txt"
@@ -211,11 +211,7 @@ def export_model(
         generation_config(module, order, sampling).save_pretrained(staging)
         module.vocabulary.save(staging / VOCAB_FILE)
         build_tokenizer(module.vocabulary, module.layout).save_pretrained(staging)
-        (staging / FORMAT_FILE).write_text(
-            json.dumps(format_metadata(module, vqvae_sha256, order), indent=2, ensure_ascii=False)
-            + "\n",
-            encoding="utf-8",
-        )
+        write_json(staging / FORMAT_FILE, format_metadata(module, vqvae_sha256, order))
         card = (
             drawer_card(module, sampling)
             if order == TEXT_TO_IMAGE

@@ -11,7 +11,6 @@ can score any reader on it, plus each repaired grid) and `summary.json`: setting
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -32,6 +31,7 @@ from inverse_dalle.reading import read_grids
 from inverse_dalle.token_format import IMAGE_TO_TEXT, TEXT_TO_IMAGE, text_prompt
 from ocr_common.atomic import atomic_directory
 from ocr_common.errors import UserError
+from ocr_common.json_files import write_json
 from ocr_common.metrics import normalize, score
 from ocr_common.tables import write_table
 from vqvae.token_table import grid_to_string
@@ -242,7 +242,5 @@ def generate(request: GenerationRequest) -> dict[str, Any]:
         for name, drawing in zip(names, drawings, strict=True):
             drawing.image.save(staging / name)
         write_table(table, staging / CAPTIONS_FILE)
-        (staging / SUMMARY_FILE).write_text(
-            json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        write_json(staging / SUMMARY_FILE, summary)
     return summary

@@ -14,6 +14,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from inverse_dalle.data import check_made_by
 from inverse_dalle.exported import ExportedModel
 from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.reading import Reading
@@ -51,11 +52,8 @@ def check_token_table(ocr: InverseDalleOCR | ExportedModel, path: Path) -> None:
             f"{path}: token table has {meta.num_embeddings} codes (.meta.json), the model reads "
             f"{ocr.layout.num_codes}"
         )
-    if ocr.tokenizer is not None and meta.vqvae_sha256 != ocr.tokenizer.sha256:
-        raise UserError(
-            f"{path}: made by VQVAE {meta.vqvae_sha256[:12]}…, the model was trained with "
-            f"{ocr.tokenizer.sha256[:12]}…"
-        )
+    if ocr.tokenizer is not None:
+        check_made_by(path, ocr.tokenizer)
 
 
 def _grids_from_tokens(rows: pd.DataFrame, path: Path) -> list[list[list[int]]]:

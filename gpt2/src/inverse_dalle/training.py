@@ -11,7 +11,7 @@ from lightning.pytorch.callbacks import Callback
 
 from inverse_dalle.code_embeddings import codebook_vectors, initialize_code_embeddings
 from inverse_dalle.config import FinetuneConfig, GPT2TrainConfig, InverseDalleConfig
-from inverse_dalle.data import OCRDataModule, OCRDataset, load_token_table
+from inverse_dalle.data import OCRDataModule, OCRDataset, check_made_by, load_token_table
 from inverse_dalle.lightning_module import OCRModule, layout_for
 from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.config import save_config
@@ -54,8 +54,9 @@ def train(
         )
     module = OCRModule.create(config, vocabulary)
     if config.model.init_code_embeddings and resume is None:
-        vectors = codebook_vectors(ImageTokenizer.from_pretrained(config.data.vqvae))
-        initialize_code_embeddings(module.model, layout, vectors)
+        tokenizer = ImageTokenizer.from_pretrained(config.data.vqvae)
+        check_made_by(config.data.train_dataset, tokenizer)  # else the codebook means nothing
+        initialize_code_embeddings(module.model, layout, codebook_vectors(tokenizer))
     fit(module, train_set, val_set, config.train, run_dir, config, resume, callbacks)
     return TrainReport(run_dir, len(train_set), train_set.num_truncated, train_set.num_unknown)
 

@@ -5,14 +5,12 @@ A grid is rows of ids separated by one space, rows separated by a tab: "12 5 9\t
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from ocr_common.atomic import write_text_atomic
 from ocr_common.errors import UserError
-from ocr_common.json_files import read_json
+from ocr_common.json_files import read_json, write_json
 
 TOKEN_TABLE_FORMAT_VERSION = 1
 
@@ -49,7 +47,7 @@ def meta_path(table_path: str | os.PathLike) -> Path:
 
 
 def write_meta(table_path: str | os.PathLike, meta: TokenTableMeta) -> None:
-    write_text_atomic(meta_path(table_path), json.dumps(asdict(meta), indent=2) + "\n")
+    write_json(meta_path(table_path), asdict(meta))
 
 
 def read_meta(table_path: str | os.PathLike) -> TokenTableMeta:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from collections.abc import Sequence
@@ -13,10 +12,10 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from ocr_common.atomic import atomic_path, write_text_atomic
+from ocr_common.atomic import atomic_path
 from ocr_common.config import ConfigError, config_from_dict, config_to_dict
 from ocr_common.errors import UserError
-from ocr_common.json_files import read_json
+from ocr_common.json_files import read_json, write_json
 from vqvae.checkpoint import load_from_checkpoint, load_state, weights_sha256
 from vqvae.config import ModelConfig
 from vqvae.images import PAD_VALUE, PIXEL_MEAN, PIXEL_STD, to_pil, to_template_tensor
@@ -91,7 +90,7 @@ class ImageTokenizer:
             "image_normalization": {"mean": PIXEL_MEAN, "std": PIXEL_STD, "pad_value": PAD_VALUE},
             "sha256": self.sha256,
         }
-        write_text_atomic(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
+        write_json(directory / CONFIG_FILE, config)
 
     def template(self, image: Image.Image) -> tuple[int, int]:
         return choose_template(image.width, image.height, self.max_length)
