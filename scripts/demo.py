@@ -85,12 +85,12 @@ PRESETS = {
         validation_images=1_000,
         test_images=1_000,
         vqvae_config="config/vqvae-tiny.yaml",
-        vqvae_steps=3_000,
+        vqvae_steps=1_500,
         evaluate_limit=500,
         gpt2_config="config/gpt2-tiny.yaml",
-        gpt2_steps=12_000,
+        gpt2_steps=11_000,
         gpt2_validation_every=1_000,
-        finetune_steps=2_000,
+        finetune_steps=1_000,
         images_per_prompt=8,
     ),
 }
@@ -256,7 +256,7 @@ def run_demo(preset: Preset, root: Path) -> dict:
         run(
             [
                 PYTHON, "src/export.py", preset.gpt2_config, str(gpt2_ckpt), str(export),
-                f"data.vqvae={root / 'vqvae-export'}",
+                f"data.vqvae={root / 'vqvae-export'}", "--half",  # measure what we ship
             ],
             gpt2_dir,
         )  # fmt: skip

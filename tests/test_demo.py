@@ -6,9 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import torch
+from safetensors.torch import load_file
 
-DEMO = Path(__file__).resolve().parents[1] / "scripts" / "demo.py"
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+DEMO = SCRIPTS / "demo.py"
 
 
 def run_demo(root: Path) -> str:
@@ -63,3 +67,13 @@ def test_demo_runs_every_stage_then_resumes(tmp_path):
     again = run_demo(tmp_path)
     assert again.count("skipped") == len(stages)
     assert "$ " not in again  # no command was run a second time
+
+    shipped, examples = tmp_path / "shipped", tmp_path / "examples"
+    command = [sys.executable, str(SCRIPTS / "ship_pretrained.py"), str(tmp_path), str(shipped)]
+    command += ["--examples", str(examples), "--examples-per-orientation", "2"]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    card = (shipped / "README.md").read_text(encoding="utf-8")
+    assert "python scripts/demo.py --preset smoke" in card and "GPT-2 (test-heldout-fonts)" in card
+    assert {t.dtype for t in load_file(shipped / "model.safetensors").values()} == {torch.float16}
+    labels = pd.read_csv(examples / "labels.csv", keep_default_na=False)
+    assert len(labels) == len(list(examples.glob("*.png"))) >= 2

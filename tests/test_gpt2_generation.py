@@ -4,6 +4,7 @@ a prompt (seeded, read back by a reader) and unconditionally (self-captioned), a
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +38,7 @@ from inverse_dalle.token_format import (
 from inverse_dalle.vocabulary import BOS_ID, EOS_ID, PAD_ID
 from ocr_common.config import ConfigError, load_config
 from ocr_common.errors import UserError
+from ocr_common.tables import read_table
 from vqvae.token_table import grid_to_string, string_to_grid
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # the module-scoped fixtures train
@@ -288,6 +290,48 @@ def test_generate_reads_back_with_a_reader(
     assert "read back by" in capsys.readouterr().out
 
 
+def test_text_log_likelihood_of_the_greedy_reading_is_its_confidence(
+    drawer: dict[str, Path],
+) -> None:
+    table = read_table(drawer["folder"] / "validation.parquet", ("visual_tokens",))
+    grids = [string_to_grid(s) for s in table["visual_tokens"]]
+    ocr = InverseDalleOCR.from_pretrained(drawer["export"])
+    readings = ocr.read_grids(grids, batch_size=3)
+    for grid, reading in zip(grids, readings, strict=True):
+        if reading.ended:  # the confidence then covers the text and its </s>, as the score does
+            [log_likelihood] = ocr.log_likelihoods([grid], ocr.text(reading))
+            assert log_likelihood == pytest.approx(math.log(reading.confidence), abs=1e-4)
+    # Batched over mixed lengths, in order.
+    batched = ocr.log_likelihoods(grids, "가나", batch_size=3)
+    assert batched == pytest.approx([ocr.log_likelihoods([g], "가나")[0] for g in grids], abs=1e-4)
+
+
+def test_candidates_keep_the_drawing_the_reader_likes_best(
+    drawer: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    folder, model, reader = drawer["folder"], drawer["drawer"], drawer["export"]
+    every = generate(
+        drawer, folder / "every", model, "가나", "--num-images", 6, "--seed", 3,
+        monkeypatch=monkeypatch,
+    )  # fmt: skip
+    best = generate(
+        drawer, folder / "best", model, "가나", "--num-images", 2, "--candidates", 3,
+        "--seed", 3, "--reader", reader, monkeypatch=monkeypatch,
+    )  # fmt: skip
+    ocr = InverseDalleOCR.from_pretrained(reader)
+    grids = ocr.tokenize([folder / "every" / name for name in every["img_path"]])
+    scores = ocr.log_likelihoods(grids, "가나")
+    expected = [
+        every["visual_tokens"][start + max(range(3), key=lambda i: scores[start + i])]
+        for start in (0, 3)
+    ]
+    assert list(best["visual_tokens"]) == expected
+    summary = json.loads((folder / "best" / "summary.json").read_text())
+    assert summary["candidates"] == 3 and summary["num_images"] == 2
+    assert summary["read_back_all_candidates"]["count"] == 6
+    assert "best of 3" in capsys.readouterr().out
+
+
 def test_unconditional_images_are_captioned_by_their_reader(
     drawer: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -317,6 +361,7 @@ def test_bad_generation_requests_are_one_line_errors(
         ([drawer["drawer"], "--unconditional"], "text prompt"),
         ([drawer["drawer"]], "either a prompt or --unconditional"),
         ([drawer["drawer"], "가나", "--top-p", "0"], "top_p"),
+        ([drawer["drawer"], "가나", "--candidates", "2"], "--reader"),
     ]:
         expect_cli_error("generate.py", [*args, "--output-dir", never], match, monkeypatch, capsys)
     assert not never.exists()

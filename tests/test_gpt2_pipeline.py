@@ -3,6 +3,7 @@ and evaluate from token tables and from raw images, and every promised bad input
 
 from __future__ import annotations
 
+import filecmp
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import torch
+from safetensors.torch import load_file
 from training_helpers import copy_as_if_from_another_vqvae, expect_cli_error, run_script
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -146,6 +148,38 @@ def test_export_loads_with_plain_transformers_and_matches(pipeline: dict[str, Pa
     text = "가나 AB₩"
     assert tokenizer(text, add_special_tokens=False).input_ids == module.vocabulary.encode(text)
     assert tokenizer.decode(module.vocabulary.encode(text)) == text
+
+
+def test_half_export_is_half_the_size_and_reads_the_same(
+    pipeline: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    half = pipeline["folder"] / "export-half"
+    run_script(
+        "export.py",
+        pipeline["config"],
+        pipeline["ckpt"],
+        half,
+        "--half",
+        monkeypatch=monkeypatch,
+    )
+    full = pipeline["export"]
+    assert {t.dtype for t in load_file(half / "model.safetensors").values()} == {torch.float16}
+    ratio = (half / "model.safetensors").stat().st_size / (
+        full / "model.safetensors"
+    ).stat().st_size
+    assert 0.45 < ratio < 0.55
+    # The VQVAE stays float32: its code choices are those the reader was trained on.
+    assert filecmp.cmp(half / "vqvae" / "model.safetensors", full / "vqvae" / "model.safetensors")
+    ocr_half, ocr_full = (
+        InverseDalleOCR.from_pretrained(half),
+        InverseDalleOCR.from_pretrained(full),
+    )
+    assert {p.dtype for p in ocr_half.model.parameters()} == {torch.float32}
+    table = read_table(pipeline["folder"] / "validation.parquet", ("visual_tokens",))
+    grids = [string_to_grid(s) for s in table["visual_tokens"]]
+    assert [r.ids for r in ocr_half.read_grids(grids)] == [
+        r.ids for r in ocr_full.read_grids(grids)
+    ]
 
 
 def test_export_directory_contents(pipeline: dict[str, Path]) -> None:

@@ -2,7 +2,9 @@
 
 MODEL_DIR is a text_to_image export (src/finetune.py). With --unconditional instead of a prompt,
 MODEL_DIR is a reader (src/export.py) that draws from nothing and captions its own images.
---reader OCR_DIR reads every image back and reports how many say what was asked.
+--reader OCR_DIR reads every image back and reports how many say what was asked; with
+--candidates K it also draws K images for each one kept and keeps the one it most likely reads as
+the prompt (as DALL-E reranked its samples with CLIP).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="same seed, same images")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--reader", help="OCR export that reads each image back")
+    parser.add_argument(
+        "--candidates", type=int, default=1, help="draw K per image; the reader keeps the best"
+    )
     args = parser.parse_args()
     if args.unconditional == (args.prompt is not None):
         raise UserError("give either a prompt or --unconditional")
@@ -44,6 +49,7 @@ def main() -> None:
             batch_size=args.batch_size,
             sampling={k: v for k, v in overrides.items() if v is not None},
             reader_dir=Path(args.reader) if args.reader else None,
+            candidates=args.candidates,
         )
     )
     repairs = summary["repairs"]
@@ -59,6 +65,11 @@ def main() -> None:
             f"read back by {args.reader}: {read_back['word_accuracy']:.1%} say the "
             f"{'prompt' if args.prompt else 'self-caption'} exactly (CER {read_back['cer']:.3f}); "
             f"{args.output_dir}/{SUMMARY_FILE}"
+        )
+    if "read_back_all_candidates" in summary:
+        print(
+            f"best of {args.candidates} by the same reader; all candidates read back "
+            f"{summary['read_back_all_candidates']['word_accuracy']:.1%} right"
         )
 
 

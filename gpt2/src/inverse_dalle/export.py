@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +82,7 @@ def format_metadata(module: OCRModule, vqvae_sha256: str | None, order: str) -> 
     }
 
 
-def model_card(module: OCRModule, has_vqvae: bool) -> str:
+def model_card(module: OCRModule, has_vqvae: bool, half: bool) -> str:
     """README.md of a reader export."""
     config, layout = module.config, module.layout
     parameters = sum(p.numel() for p in module.model.parameters())
@@ -107,6 +108,7 @@ parameters) that reads rows of VQVAE visual tokens and writes the Korean text th
 - Sequence: `[ROW] r1 … [ROW] rh [IMG_PAD]* <s> text </s>`, at most {layout.max_visual_length}
   visual tokens and {layout.max_text_length} text tokens; token format version {FORMAT_VERSION}.
 - Codebook: {layout.num_codes} codes, ids from {layout.code_offset}.
+- Weights: GPT-2 stored as {"float16" if half else "float32"}, loaded as float32.
 
 ```python
 from inverse_dalle import InverseDalleOCR
@@ -184,11 +186,14 @@ def export_model(
     output_dir: str | os.PathLike,
     order: str = IMAGE_TO_TEXT,
     sampling: SamplingConfig | None = None,
+    half: bool = False,
 ) -> ExportReport:
     """Write the export directory; it appears only once complete (built beside it, then renamed).
 
     `order` is the sequence layout the model was trained on last (`TEXT_TO_IMAGE` after
-    finetuning); `sampling` gives a drawing model's default generation settings.
+    finetuning); `sampling` gives a drawing model's default generation settings. `half` stores the
+    GPT-2 weights as float16 (half the size, loaded back as float32); the bundled VQVAE stays
+    float32 so that its nearest-code choices are exactly those the reader was trained on.
     """
     check_same_model(config, module)
     sampling = sampling or SamplingConfig()
@@ -206,7 +211,7 @@ def export_model(
         vqvae_sha256 = tokenizer.sha256
     output = Path(output_dir)
     with atomic_directory(output) as staging:
-        model: GPT2LMHeadModel = module.model
+        model: GPT2LMHeadModel = copy.deepcopy(module.model).half() if half else module.model
         model.save_pretrained(staging, safe_serialization=True)
         generation_config(module, order, sampling).save_pretrained(staging)
         module.vocabulary.save(staging / VOCAB_FILE)
@@ -215,7 +220,7 @@ def export_model(
         card = (
             drawer_card(module, sampling)
             if order == TEXT_TO_IMAGE
-            else model_card(module, vqvae_dir is not None)
+            else model_card(module, vqvae_dir is not None, half)
         )
         (staging / "README.md").write_text(card, "utf-8")
         if vqvae_dir is not None:

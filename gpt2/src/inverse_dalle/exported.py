@@ -52,7 +52,8 @@ def load_export(directory: str | os.PathLike, device: str | torch.device = "cpu"
             f"{layout.text_vocab_size}"
         )
     try:
-        model = AutoModelForCausalLM.from_pretrained(directory)
+        # float32 whatever the stored dtype: a half export is a storage format, not a CPU one.
+        model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32)
     except (OSError, ValueError) as error:
         first = str(error).splitlines()[0]
         raise UserError(f"{directory}: cannot load the GPT-2 weights ({first})") from None

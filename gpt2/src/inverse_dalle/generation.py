@@ -165,6 +165,7 @@ class GenerationRequest:
     batch_size: int = 16
     sampling: dict[str, Any] = field(default_factory=dict)  # overrides of the export's defaults
     reader_dir: Path | None = None  # an OCR export that reads each image back
+    candidates: int = 1  # draw this many per image and keep the one the reader likes best
 
 
 def file_name(index: int, caption: str) -> str:
@@ -181,10 +182,24 @@ def check_output_dir(path: Path) -> None:
         raise UserError(f"{path}: exists and is not an earlier generate.py output folder")
 
 
+def best_of(drawings: list[Drawing], reader: InverseDalleOCR, candidates: int) -> list[Drawing]:
+    """From each run of `candidates` drawings, the one the reader most likely reads as its caption
+    (DALL-E reranked its samples with CLIP; a reader is our image-text scorer)."""
+    grids = reader.tokenize([d.image for d in drawings])
+    kept = []
+    for start in range(0, len(drawings), candidates):
+        group = drawings[start : start + candidates]
+        scores = reader.log_likelihoods(grids[start : start + candidates], group[0].caption)
+        kept.append(group[max(range(len(group)), key=scores.__getitem__)])
+    return kept
+
+
 def generate(request: GenerationRequest) -> dict[str, Any]:
     """Draw, optionally read back, write the output folder (all at once); return the summary."""
-    if request.num_images < 1 or request.batch_size < 1:
-        raise UserError("--num-images and --batch-size must be at least 1")
+    if request.num_images < 1 or request.batch_size < 1 or request.candidates < 1:
+        raise UserError("--num-images, --batch-size and --candidates must be at least 1")
+    if request.candidates > 1 and (request.prompt is None or request.reader_dir is None):
+        raise UserError("--candidates ranks drawings of a prompt: give a prompt and --reader")
     check_output_dir(request.output_dir)
     generator = ImageGenerator.from_pretrained(request.model_dir)
     try:
@@ -200,8 +215,15 @@ def generate(request: GenerationRequest) -> dict[str, Any]:
         )
     else:
         drawings = generator.draw(
-            request.prompt, request.num_images, settings, request.seed, request.batch_size
+            request.prompt,
+            request.num_images * request.candidates,
+            settings,
+            request.seed,
+            request.batch_size,
         )
+    all_candidates = drawings
+    if request.candidates > 1:
+        drawings = best_of(drawings, reader, request.candidates)
     seconds = time.perf_counter() - start
     texts = [d.caption for d in drawings]
     # Self-captions go into the file names too; a prompt is the same for every image.
@@ -224,6 +246,7 @@ def generate(request: GenerationRequest) -> dict[str, Any]:
         "sampling": asdict(settings),
         "seed": request.seed,
         "batch_size": request.batch_size,
+        "candidates": request.candidates,
         "repairs": count_repairs(d.grid for d in drawings),
         "seconds": round(seconds, 3),
         "images_per_second": round(len(drawings) / seconds, 2),
@@ -238,6 +261,11 @@ def generate(request: GenerationRequest) -> dict[str, Any]:
             normalize(r) == normalize(t) for r, t in zip(readings, texts, strict=True)
         ]
         summary["read_back"] = {"reader": str(request.reader_dir), **scores.as_dict()}
+        if request.candidates > 1:  # the same reader chose them: compare with all it chose from
+            every = [text for text, _ in reader.read_batch([d.image for d in all_candidates])]
+            summary["read_back_all_candidates"] = score(
+                every, [d.caption for d in all_candidates]
+            ).as_dict()
     with atomic_directory(request.output_dir) as staging:
         for name, drawing in zip(names, drawings, strict=True):
             drawing.image.save(staging / name)

@@ -10,7 +10,7 @@ from PIL import Image, UnidentifiedImageError
 from transformers import GPT2LMHeadModel
 
 from inverse_dalle.exported import load_export
-from inverse_dalle.reading import Reading, read_grids
+from inverse_dalle.reading import Reading, read_grids, text_log_likelihoods
 from inverse_dalle.token_format import IMAGE_TO_TEXT, TokenLayout
 from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.errors import UserError
@@ -59,6 +59,13 @@ class InverseDalleOCR:
             if any(code < 0 or code >= self.layout.num_codes for row in grid for code in row):
                 raise UserError(f"token grid has code ids outside [0, {self.layout.num_codes})")
         return read_grids(self.model, self.layout, grids, batch_size)
+
+    def log_likelihoods(
+        self, grids: Sequence[list[list[int]]], text: str, batch_size: int = 64
+    ) -> list[float]:
+        """log P(text | grid) for each token grid: how strongly each reads as `text`."""
+        ids = self.vocabulary.encode(text)
+        return text_log_likelihoods(self.model, self.layout, grids, ids, batch_size)
 
     def text(self, reading: Reading) -> str:
         return self.vocabulary.decode(reading.ids)

@@ -10,7 +10,7 @@ saw them (padding there is masked out of attention).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -66,23 +66,67 @@ def _read_batch(
     return readings
 
 
+def _length_batches(visual: list[list[int]], batch_size: int) -> Iterator[list[int]]:
+    """Indices of `visual` in batches of one visual length (so no compute goes to padding)."""
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for index, ids in enumerate(visual):
+        by_length[len(ids)].append(index)
+    for indices in by_length.values():
+        for start in range(0, len(indices), batch_size):
+            yield indices[start : start + batch_size]
+
+
 def read_grids(
     model: GPT2LMHeadModel,
     layout: TokenLayout,
     grids: Sequence[list[list[int]]],
     batch_size: int = 64,
 ) -> list[Reading]:
-    """Greedy readings of `grids`, in order; batches hold grids of one visual length."""
-    by_length: dict[int, list[int]] = defaultdict(list)
+    """Greedy readings of `grids`, in order."""
     visual = [layout.visual_ids(grid) for grid in grids]
-    for index, ids in enumerate(visual):
-        by_length[len(ids)].append(index)
     readings: list[Reading | None] = [None] * len(grids)
-    for indices in by_length.values():
-        for start in range(0, len(indices), batch_size):
-            chunk = indices[start : start + batch_size]
-            for index, reading in zip(
-                chunk, _read_batch(model, layout, [visual[i] for i in chunk]), strict=True
-            ):
-                readings[index] = reading
+    for chunk in _length_batches(visual, batch_size):
+        for index, reading in zip(
+            chunk, _read_batch(model, layout, [visual[i] for i in chunk]), strict=True
+        ):
+            readings[index] = reading
     return readings
+
+
+@torch.inference_mode()
+def text_log_likelihoods(
+    model: GPT2LMHeadModel,
+    layout: TokenLayout,
+    grids: Sequence[list[list[int]]],
+    text_ids: list[int],
+    batch_size: int = 64,
+) -> list[float]:
+    """log P(text </s> | grid) for each grid, over the text rows of the output layer as in
+    reading: how strongly the reader would read `text` in each image."""
+    visual = [layout.visual_ids(grid) for grid in grids]
+    text = torch.tensor([BOS_ID, *text_ids], device=model.device)
+    targets = torch.tensor([*text_ids, EOS_ID], device=model.device)
+    text_weight = model.lm_head.weight[: layout.text_vocab_size]
+    scores = [0.0] * len(grids)
+    for chunk in _length_batches(visual, batch_size):
+        length = len(visual[chunk[0]])
+        ids = torch.cat(
+            [
+                torch.tensor([visual[i] for i in chunk], device=model.device),
+                text.expand(len(chunk), -1),
+            ],
+            dim=1,
+        )
+        positions = [
+            *range(length),
+            *range(layout.max_visual_length, layout.max_visual_length + len(text)),
+        ]
+        hidden = model.transformer(
+            input_ids=ids,
+            position_ids=torch.tensor(positions, device=model.device).expand(len(chunk), -1),
+        ).last_hidden_state[:, length:]
+        log_probs = torch.log_softmax(hidden.float() @ text_weight.float().T, dim=-1)
+        chosen = log_probs.gather(2, targets.expand(len(chunk), -1)[..., None]).squeeze(2)
+        for index, value in zip(chunk, chosen.sum(dim=1).tolist(), strict=True):
+            scores[index] = value
+    return scores
