@@ -16,7 +16,6 @@ from ocr_common.errors import UserError, run_cli
 from ocr_common.json_files import read_json
 from ocr_common.tables import read_table, resolve_image_paths, write_table
 
-REPO = Path(__file__).resolve().parents[1]
 TEST_SPLIT = "test-heldout-fonts"
 MAX_BYTES = 25 * 2**20  # what a clone should carry
 

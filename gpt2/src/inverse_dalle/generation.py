@@ -182,16 +182,16 @@ def check_output_dir(path: Path) -> None:
         raise UserError(f"{path}: exists and is not an earlier generate.py output folder")
 
 
-def best_of(drawings: list[Drawing], reader: InverseDalleOCR, candidates: int) -> list[Drawing]:
-    """From each run of `candidates` drawings, the one the reader most likely reads as its caption
-    (DALL-E reranked its samples with CLIP; a reader is our image-text scorer)."""
-    grids = reader.tokenize([d.image for d in drawings])
-    kept = []
-    for start in range(0, len(drawings), candidates):
-        group = drawings[start : start + candidates]
-        scores = reader.log_likelihoods(grids[start : start + candidates], group[0].caption)
-        kept.append(group[max(range(len(group)), key=scores.__getitem__)])
-    return kept
+def best_of(
+    reader: InverseDalleOCR, grids: list[list[list[int]]], prompt: str, candidates: int
+) -> list[int]:
+    """Index, in each run of `candidates` grids, of the one the reader most likely reads as
+    `prompt` (DALL-E reranked its samples with CLIP; a reader is our image-text scorer)."""
+    scores = reader.log_likelihoods(grids, prompt)
+    return [
+        max(range(start, start + candidates), key=scores.__getitem__)
+        for start in range(0, len(grids), candidates)
+    ]
 
 
 def generate(request: GenerationRequest) -> dict[str, Any]:
@@ -221,9 +221,11 @@ def generate(request: GenerationRequest) -> dict[str, Any]:
             request.seed,
             request.batch_size,
         )
-    all_candidates = drawings
-    if request.candidates > 1:
-        drawings = best_of(drawings, reader, request.candidates)
+    drawn, grids, kept = drawings, None, None
+    if request.candidates > 1:  # the reader tokenises each drawing once: to rank and to read back
+        grids = reader.tokenize([d.image for d in drawn])
+        kept = best_of(reader, grids, request.prompt, request.candidates)
+        drawings = [drawn[i] for i in kept]
     seconds = time.perf_counter() - start
     texts = [d.caption for d in drawings]
     # Self-captions go into the file names too; a prompt is the same for every image.
@@ -254,18 +256,18 @@ def generate(request: GenerationRequest) -> dict[str, Any]:
     if request.prompt is None:
         table["confidence"] = [d.confidence for d in drawings]
     if reader is not None:
-        readings = [text for text, _ in reader.read_batch([d.image for d in drawings])]
+        if grids is None:
+            grids = reader.tokenize([d.image for d in drawn])
+        every = [reader.text(r) for r in reader.read_grids(grids)]
+        readings = every if kept is None else [every[i] for i in kept]
         scores = score(readings, texts)
         table["reading"] = readings
         table["match"] = [
             normalize(r) == normalize(t) for r, t in zip(readings, texts, strict=True)
         ]
         summary["read_back"] = {"reader": str(request.reader_dir), **scores.as_dict()}
-        if request.candidates > 1:  # the same reader chose them: compare with all it chose from
-            every = [text for text, _ in reader.read_batch([d.image for d in all_candidates])]
-            summary["read_back_all_candidates"] = score(
-                every, [d.caption for d in all_candidates]
-            ).as_dict()
+        if kept is not None:  # the same reader chose them: compare with all it chose from
+            summary["read_back_all_candidates"] = score(every, [d.caption for d in drawn]).as_dict()
     with atomic_directory(request.output_dir) as staging:
         for name, drawing in zip(names, drawings, strict=True):
             drawing.image.save(staging / name)

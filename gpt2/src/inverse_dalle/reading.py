@@ -27,6 +27,14 @@ class Reading:
     ended: bool  # False when max_text_length was reached without </s>
 
 
+def _text_log_probs(
+    model: GPT2LMHeadModel, layout: TokenLayout, hidden: torch.Tensor
+) -> torch.Tensor:
+    """Log-probabilities over the text tokens only (the text rows of the tied output layer)."""
+    text_weight = model.lm_head.weight[: layout.text_vocab_size]  # (V, C)
+    return torch.log_softmax(hidden.float() @ text_weight.float().T, dim=-1)
+
+
 @torch.inference_mode()
 def _read_batch(
     model: GPT2LMHeadModel, layout: TokenLayout, visual: list[list[int]]
@@ -35,7 +43,6 @@ def _read_batch(
     batch, length = len(visual), len(visual[0])
     prompt = torch.tensor([[*ids, BOS_ID] for ids in visual], device=device)
     positions = torch.tensor([*range(length), layout.max_visual_length], device=device)
-    text_weight = model.lm_head.weight[: layout.text_vocab_size]  # (V, C)
     out = model.transformer(
         input_ids=prompt, position_ids=positions.expand(batch, -1), use_cache=True
     )
@@ -44,7 +51,7 @@ def _read_batch(
     log_confidence = torch.zeros(batch, device=device)
     ended = torch.zeros(batch, dtype=torch.bool, device=device)
     for step in range(layout.max_text_length + 1):
-        log_probs = torch.log_softmax(hidden.float() @ text_weight.float().T, dim=-1)
+        log_probs = _text_log_probs(model, layout, hidden)
         best = log_probs.argmax(dim=-1)
         log_confidence += torch.where(ended, 0.0, log_probs.gather(1, best[:, None]).squeeze(1))
         best = torch.where(ended, EOS_ID, best)
@@ -106,7 +113,6 @@ def text_log_likelihoods(
     visual = [layout.visual_ids(grid) for grid in grids]
     text = torch.tensor([BOS_ID, *text_ids], device=model.device)
     targets = torch.tensor([*text_ids, EOS_ID], device=model.device)
-    text_weight = model.lm_head.weight[: layout.text_vocab_size]
     scores = [0.0] * len(grids)
     for chunk in _length_batches(visual, batch_size):
         length = len(visual[chunk[0]])
@@ -125,7 +131,7 @@ def text_log_likelihoods(
             input_ids=ids,
             position_ids=torch.tensor(positions, device=model.device).expand(len(chunk), -1),
         ).last_hidden_state[:, length:]
-        log_probs = torch.log_softmax(hidden.float() @ text_weight.float().T, dim=-1)
+        log_probs = _text_log_probs(model, layout, hidden)
         chosen = log_probs.gather(2, targets.expand(len(chunk), -1)[..., None]).squeeze(2)
         for index, value in zip(chunk, chosen.sum(dim=1).tolist(), strict=True):
             scores[index] = value
