@@ -11,7 +11,8 @@ import argparse
 import shutil
 from pathlib import Path
 
-from ocr_common.atomic import atomic_directory
+from inverse_dalle.export import FORMAT_FILE
+from ocr_common.atomic import atomic_directory, check_replaceable
 from ocr_common.errors import UserError, run_cli
 from ocr_common.json_files import read_json
 from ocr_common.tables import read_table, resolve_image_paths, write_table
@@ -40,13 +41,13 @@ the model never saw (Un*, Baekmuk).
 """
 
 
-def copy_examples(run_root: Path, examples: Path, count: int) -> None:
+def copy_examples(run_root: Path, examples: Path, count: int, overwrite: bool = False) -> None:
     """The first `count` held-out-font test images per orientation, with a labels.csv."""
     table_path = run_root / "data" / f"{TEST_SPLIT}.csv"
     table = read_table(table_path)
     table["source"] = resolve_image_paths(table, table_path)
     picked = table.groupby("orientation", sort=True).head(count).reset_index(drop=True)
-    with atomic_directory(examples) as staging:
+    with atomic_directory(examples, "labels.csv", overwrite) as staging:
         names = []
         for index, row in picked.iterrows():
             name = f"{index:02d}-{row['orientation']}.png"
@@ -62,6 +63,11 @@ def main() -> None:
     parser.add_argument("out_dir", type=Path, help="e.g. pretrained/inverse-dalle-ocr-tiny")
     parser.add_argument("--examples", type=Path, help="folder for a few labelled test images")
     parser.add_argument("--examples-per-orientation", type=int, default=6)
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace OUT_DIR and --examples even if not ours (everything in them is deleted)",
+    )
     args = parser.parse_args()
     report = read_json(args.run_root / "report.json", "not found (run scripts/demo.py first)")
     export = args.run_root / "export"
@@ -70,7 +76,10 @@ def main() -> None:
     # report.md minus its title and the line pointing at the run's own export folder
     lines = (args.run_root / "report.md").read_text(encoding="utf-8").splitlines()[2:]
     measured = "\n".join(line for line in lines if not line.startswith("Exported reader:"))
-    with atomic_directory(args.out_dir) as staging:
+    check_replaceable(args.out_dir, FORMAT_FILE, args.overwrite)
+    if args.examples:  # refused before OUT_DIR is written, not after
+        check_replaceable(args.examples, "labels.csv", args.overwrite)
+    with atomic_directory(args.out_dir, FORMAT_FILE, args.overwrite) as staging:
         shutil.copytree(export, staging, dirs_exist_ok=True)
         card = (staging / "README.md").read_text(encoding="utf-8")
         (staging / "README.md").write_text(
@@ -81,7 +90,7 @@ def main() -> None:
             raise UserError(f"{export}: {size / 2**20:.1f} MB, over the {MAX_BYTES >> 20} MB cap")
     print(f"shipped {args.out_dir} ({size / 2**20:.1f} MB)")
     if args.examples:
-        copy_examples(args.run_root, args.examples, args.examples_per_orientation)
+        copy_examples(args.run_root, args.examples, args.examples_per_orientation, args.overwrite)
         print(f"examples: {args.examples}/labels.csv")
 
 

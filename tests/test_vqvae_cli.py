@@ -14,10 +14,10 @@ from PIL import Image
 
 from ocr_common.config import load_config
 from ocr_common.errors import UserError
+from ocr_common.images import load_image
 from ocr_common.tables import read_table
 from vqvae import ImageTokenizer
 from vqvae.config import VQVAEConfig
-from vqvae.images import load_rgb
 from vqvae.token_table import read_meta, string_to_grid
 from vqvae.training import train
 
@@ -138,7 +138,9 @@ def test_export_round_trip_gives_identical_indices(
     config = load_config(VQVAEConfig, trained["config"])
     original = ImageTokenizer.from_checkpoint(config.model, trained["ckpt"], 32)
     loaded = ImageTokenizer.from_pretrained(export)
-    images = [load_rgb(p) for p in sorted((synthetic_dataset / "images" / "validation").glob("*"))]
+    images = [
+        load_image(p) for p in sorted((synthetic_dataset / "images" / "validation").glob("*"))
+    ]
     grids = loaded.tokenize(images, batch_size=3)
     assert grids == original.tokenize(images)
     assert loaded.sha256 == original.sha256
@@ -251,7 +253,8 @@ def test_seed_f16_config_runs_a_training_step_and_tokenizes(
     train(config, tmp_path / "run")
     tokenizer = ImageTokenizer.from_checkpoint(config.model, tmp_path / "run" / "last.ckpt", 32)
     images = [
-        load_rgb(p) for p in sorted((synthetic_dataset / "images" / "test-heldout-fonts").glob("*"))
+        load_image(p)
+        for p in sorted((synthetic_dataset / "images" / "test-heldout-fonts").glob("*"))
     ][:2]
     grids = tokenizer.tokenize(images)
     assert tokenizer.num_embeddings == 16384 and tokenizer.downsample == 16

@@ -22,6 +22,11 @@ def main() -> None:
         action="store_true",
         help="store the GPT-2 weights as float16 (half the size; read back as float32)",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace OUT_DIR even if it is not an export (everything in it is deleted)",
+    )
     parser.add_argument("overrides", nargs="*", help="key=value, e.g. data.vqvae=../vqvae-export")
     args = parser.parse_intermixed_args()
     if args.out_dir and "=" in args.out_dir:  # an override given without OUT_DIR
@@ -29,7 +34,9 @@ def main() -> None:
         args.out_dir = None
     config = load_config(InverseDalleConfig, args.config, args.overrides)
     out_dir = Path(args.out_dir or Path("exports") / Path(args.config).stem)
-    report = export_model(load_module(args.checkpoint), config, out_dir, half=args.half)
+    report = export_model(
+        load_module(args.checkpoint), config, out_dir, half=args.half, overwrite=args.overwrite
+    )
     vqvae = "with its VQVAE" if report.has_vqvae else "without a VQVAE (reads token tables only)"
     print(f"exported {report.num_parameters / 1e6:.2f} M parameters to {out_dir} {vqvae}")
 

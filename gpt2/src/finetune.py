@@ -19,6 +19,11 @@ from ocr_common.errors import run_cli
 def main() -> None:
     parser = training_arguments(__doc__, "config/gpt2-tiny-finetune.yaml")
     parser.add_argument("--export-dir", help="the drawing model (default: exports/<config name>)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --export-dir even if it is not an export (everything in it is deleted)",
+    )
     args = parser.parse_intermixed_args()
     config = load_config(FinetuneConfig, args.config, args.overrides)
     transformers_logging.disable_progress_bar()  # stderr stays for errors
@@ -27,6 +32,7 @@ def main() -> None:
         run_dir_of(args),
         Path(args.export_dir or Path("exports") / Path(args.config).stem),
         args.resume_from,
+        overwrite=args.overwrite,
     )
     print(
         f"finetuned on {report.num_train} text-first sequences ({report.num_truncated} text(s) "

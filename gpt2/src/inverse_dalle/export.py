@@ -16,7 +16,7 @@ from inverse_dalle.config import InverseDalleConfig, SamplingConfig
 from inverse_dalle.lightning_module import OCRModule
 from inverse_dalle.token_format import FORMAT_VERSION, IMAGE_TO_TEXT, TEXT_TO_IMAGE, TokenLayout
 from inverse_dalle.vocabulary import BOS, EOS, PAD, UNK, VOCAB_VERSION, Vocabulary
-from ocr_common.atomic import atomic_directory
+from ocr_common.atomic import atomic_directory, check_replaceable
 from ocr_common.config import config_to_dict
 from ocr_common.errors import UserError
 from ocr_common.json_files import write_json
@@ -187,6 +187,7 @@ def export_model(
     order: str = IMAGE_TO_TEXT,
     sampling: SamplingConfig | None = None,
     half: bool = False,
+    overwrite: bool = False,
 ) -> ExportReport:
     """Write the export directory; it appears only once complete (built beside it, then renamed).
 
@@ -194,7 +195,9 @@ def export_model(
     finetuning); `sampling` gives a drawing model's default generation settings. `half` stores the
     GPT-2 weights as float16 (half the size, loaded back as float32); the bundled VQVAE stays
     float32 so that its nearest-code choices are exactly those the reader was trained on.
+    An existing `output_dir` is replaced only if it is an export or empty, or with `overwrite`.
     """
+    check_replaceable(Path(output_dir), FORMAT_FILE, overwrite)
     check_same_model(config, module)
     sampling = sampling or SamplingConfig()
     vqvae_dir = Path(config.data.vqvae) if config.data.vqvae else None
@@ -210,7 +213,7 @@ def export_model(
             )
         vqvae_sha256 = tokenizer.sha256
     output = Path(output_dir)
-    with atomic_directory(output) as staging:
+    with atomic_directory(output, FORMAT_FILE, overwrite) as staging:
         model: GPT2LMHeadModel = copy.deepcopy(module.model).half() if half else module.model
         model.save_pretrained(staging, safe_serialization=True)
         generation_config(module, order, sampling).save_pretrained(staging)

@@ -17,12 +17,13 @@ import torch
 
 from inverse_dalle.config import FinetuneConfig, InverseDalleConfig
 from inverse_dalle.data import OCRDataset, load_token_table
-from inverse_dalle.export import VQVAE_DIR, export_model
+from inverse_dalle.export import FORMAT_FILE, VQVAE_DIR, export_model
 from inverse_dalle.exported import ExportedModel, load_export
 from inverse_dalle.lightning_module import OCRModule
 from inverse_dalle.table_reading import check_token_table
 from inverse_dalle.token_format import TEXT_TO_IMAGE, text_first_example
 from inverse_dalle.training import fit
+from ocr_common.atomic import check_replaceable
 from ocr_common.config import config_from_dict
 from ocr_common.errors import UserError
 from ocr_common.trainer import read_resume_point
@@ -76,7 +77,9 @@ def finetune(
     run_dir: str | os.PathLike,
     export_dir: str | os.PathLike,
     resume_from: str | os.PathLike | None = None,
+    overwrite: bool = False,
 ) -> FinetuneReport:
+    check_replaceable(Path(export_dir), FORMAT_FILE, overwrite)  # refused now, not after training
     L.seed_everything(config.train.seed, workers=True)
     resume = read_resume_point(resume_from) if resume_from else None
     source = load_export(config.model)
@@ -93,7 +96,14 @@ def finetune(
     module.model.load_state_dict(source.model.state_dict())
     trainer = fit(module, train_set, val_set, config.train, Path(run_dir), config, resume)
     if trainer.is_global_zero:
-        export_model(module, run_config, export_dir, order=TEXT_TO_IMAGE, sampling=config.sampling)
+        export_model(
+            module,
+            run_config,
+            export_dir,
+            order=TEXT_TO_IMAGE,
+            sampling=config.sampling,
+            overwrite=overwrite,
+        )
     return FinetuneReport(
         Path(run_dir),
         Path(export_dir),

@@ -29,7 +29,7 @@ from inverse_dalle.image_sampling import sample_image_tokens
 from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.reading import read_grids
 from inverse_dalle.token_format import IMAGE_TO_TEXT, TEXT_TO_IMAGE, text_prompt
-from ocr_common.atomic import atomic_directory
+from ocr_common.atomic import atomic_directory, check_replaceable
 from ocr_common.errors import UserError
 from ocr_common.json_files import write_json
 from ocr_common.metrics import normalize, score
@@ -174,14 +174,6 @@ def file_name(index: int, caption: str) -> str:
     return f"{index:04d}-{safe}.png" if safe else f"{index:04d}.png"
 
 
-def check_output_dir(path: Path) -> None:
-    """Replace only an earlier output of ours: never wipe a folder the user keeps other files in."""
-    if path.is_file() or (
-        path.is_dir() and any(path.iterdir()) and not (path / SUMMARY_FILE).is_file()
-    ):
-        raise UserError(f"{path}: exists and is not an earlier generate.py output folder")
-
-
 def best_of(
     reader: InverseDalleOCR, grids: list[list[list[int]]], prompt: str, candidates: int
 ) -> list[int]:
@@ -200,7 +192,7 @@ def generate(request: GenerationRequest) -> dict[str, Any]:
         raise UserError("--num-images, --batch-size and --candidates must be at least 1")
     if request.candidates > 1 and (request.prompt is None or request.reader_dir is None):
         raise UserError("--candidates ranks drawings of a prompt: give a prompt and --reader")
-    check_output_dir(request.output_dir)
+    check_replaceable(request.output_dir, SUMMARY_FILE, overwrite=False)  # before drawing
     generator = ImageGenerator.from_pretrained(request.model_dir)
     try:
         settings = replace(generator.default_sampling(), **request.sampling)
@@ -268,7 +260,7 @@ def generate(request: GenerationRequest) -> dict[str, Any]:
         summary["read_back"] = {"reader": str(request.reader_dir), **scores.as_dict()}
         if kept is not None:  # the same reader chose them: compare with all it chose from
             summary["read_back_all_candidates"] = score(every, [d.caption for d in drawn]).as_dict()
-    with atomic_directory(request.output_dir) as staging:
+    with atomic_directory(request.output_dir, SUMMARY_FILE) as staging:
         for name, drawing in zip(names, drawings, strict=True):
             drawing.image.save(staging / name)
         write_table(table, staging / CAPTIONS_FILE)

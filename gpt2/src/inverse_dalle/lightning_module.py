@@ -19,6 +19,7 @@ from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.config import config_from_dict, config_to_dict
 from ocr_common.errors import UserError
 from ocr_common.metrics import score
+from ocr_common.optimization import ClipsFusedOptimizerGradients, use_fused_adamw
 from vqvae.token_table import string_to_grid
 
 
@@ -62,11 +63,11 @@ def build_optimizer(parameters: list[tuple[str, torch.nn.Parameter]], config: Op
                 "(https://github.com/NVIDIA/apex); use adamw instead"
             ) from None
         return FusedAdam(groups, adam_w_mode=True, **options)
-    fused = all(p.is_cuda for _, p in parameters)
+    fused = use_fused_adamw(p for _, p in parameters)
     return torch.optim.AdamW(groups, fused=fused or None, **options)
 
 
-class OCRModule(L.LightningModule):
+class OCRModule(ClipsFusedOptimizerGradients, L.LightningModule):
     def __init__(self, config: dict[str, Any], vocabulary: list[str]) -> None:
         super().__init__()
         self.save_hyperparameters()

@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from transformers import GPT2LMHeadModel
 
 from inverse_dalle.exported import load_export
@@ -14,20 +14,10 @@ from inverse_dalle.reading import Reading, read_grids, text_log_likelihoods
 from inverse_dalle.token_format import IMAGE_TO_TEXT, TokenLayout
 from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.errors import UserError
+from ocr_common.images import load_image
 from vqvae.tokenizer import ImageTokenizer
 
 ImageInput = Image.Image | str | os.PathLike
-
-
-def open_image(source: ImageInput) -> Image.Image:
-    """An RGB image from a PIL image or a path; a missing or undecodable file is a UserError."""
-    if isinstance(source, Image.Image):
-        return source.convert("RGB")
-    try:
-        with Image.open(source) as image:
-            return image.convert("RGB")
-    except (FileNotFoundError, UnidentifiedImageError, OSError) as error:
-        raise UserError(f"{source}: cannot read image ({type(error).__name__})") from None
 
 
 class InverseDalleOCR:
@@ -73,7 +63,7 @@ class InverseDalleOCR:
     def tokenize(self, images: Sequence[ImageInput], batch_size: int = 64) -> list[list[list[int]]]:
         if self.tokenizer is None:
             raise UserError("this export has no bundled vqvae/: it reads token tables only")
-        return self.tokenizer.tokenize([open_image(image) for image in images], batch_size)
+        return self.tokenizer.tokenize([load_image(image) for image in images], batch_size)
 
     def read_batch(
         self, images: Sequence[ImageInput], batch_size: int = 64

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from tqdm import tqdm
 
 from inverse_dalle.data import check_made_by
@@ -19,10 +19,10 @@ from inverse_dalle.exported import ExportedModel
 from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.reading import Reading
 from ocr_common.errors import UserError
+from ocr_common.images import IMAGE_SUFFIXES, UnreadableImage, list_images, load_image
 from ocr_common.tables import read_table, resolve_image_paths
 from vqvae.token_table import read_meta, string_to_grid
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 CHUNK = 1024  # rows tokenised or read at once (images held in memory, progress updates)
 
 
@@ -38,7 +38,7 @@ class TableReading:
 def load_rows(path: Path) -> pd.DataFrame:
     """A table as is, or a folder as a table of its image files (img_path relative to it)."""
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = list_images(path)
         if not files:
             raise UserError(f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)})")
         return pd.DataFrame({"img_path": [str(p.relative_to(path)) for p in files]})
@@ -75,9 +75,8 @@ def _tokenize_files(
             images: list[Image.Image | None] = []
             for file in files[start : start + CHUNK]:
                 try:
-                    with Image.open(file) as image:
-                        images.append(image.convert("RGB"))
-                except (OSError, UnidentifiedImageError):
+                    images.append(load_image(file))
+                except UnreadableImage:
                     images.append(None)
             readable = [image for image in images if image is not None]
             encoded = iter(ocr.tokenize(readable, batch_size) if readable else [])

@@ -14,10 +14,11 @@ import torch
 from torch.utils.data import Dataset, SequentialSampler
 
 from ocr_common.errors import UserError
+from ocr_common.images import UnreadableImage, image_size, is_image_file, load_image
 from ocr_common.sampling import ResumableDataLoader, SeededShuffleSampler, ShardedBatchSampler
 from ocr_common.tables import read_table, resolve_image_paths
 from vqvae.config import DataConfig
-from vqvae.images import jitter, load_rgb, read_size, to_template_tensor
+from vqvae.images import jitter, to_template_tensor
 from vqvae.shapes import choose_template
 
 
@@ -47,8 +48,8 @@ class TemplateDataset(Dataset):
         image_templates = []
         for row, path in enumerate(paths):
             try:
-                size = read_size(path)
-            except (OSError, ValueError):
+                size = image_size(path)
+            except UnreadableImage:
                 self.num_skipped += 1
                 continue
             self.paths.append(Path(path))
@@ -63,8 +64,8 @@ class TemplateDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int] | None:
         image_index, repeat = divmod(index, self.repeats)
         try:
-            image = load_rgb(self.paths[image_index])
-        except (OSError, ValueError):  # header fine, pixels truncated: skipped by the collate
+            image = load_image(self.paths[image_index])
+        except UnreadableImage:  # header fine, pixels truncated: skipped by the collate
             return None
         if repeat:
             image = jitter(image, random.Random(index))
@@ -134,9 +135,8 @@ def split_sources(config: DataConfig, seed: int) -> tuple[list[Path], list[Path]
         if config.val_dataset:
             return train, _table_paths(config.val_dataset)
     elif config.image_files:
-        train = sorted(
-            Path(p) for p in glob.glob(os.path.expanduser(config.image_files), recursive=True)
-        )
+        matches = glob.glob(os.path.expanduser(config.image_files), recursive=True)
+        train = sorted(path for path in map(Path, matches) if is_image_file(path))
         if not train:
             raise UserError(f"data.image_files: no files match '{config.image_files}'")
     else:

@@ -15,10 +15,11 @@ from pathlib import Path
 import torch
 
 from ocr_common.errors import UserError
+from ocr_common.images import UnreadableImage, load_image
 from ocr_common.metrics import score
 from ocr_common.tables import read_table, resolve_image_paths
 from ocr_common.tesseract import read_by_orientation
-from vqvae.images import load_rgb, to_pil, to_template_tensor
+from vqvae.images import to_pil, to_template_tensor
 from vqvae.lightning_module import psnr
 from vqvae.tokenizer import ImageTokenizer
 
@@ -58,8 +59,8 @@ def evaluate_fidelity(
         rebuilt_paths = []
         for row, path in enumerate(paths):
             try:
-                image = load_rgb(path)
-            except (OSError, ValueError):
+                image = load_image(path)
+            except UnreadableImage:
                 continue
             tensor, placement = to_template_tensor(
                 image, tokenizer.template(image), model.downsample, model.num_channels

@@ -1,13 +1,12 @@
-"""Image loading and the pixel side of a template: resize, pad, normalise, and back."""
+"""The pixel side of a template: resize, pad, normalise, and back."""
 
 from __future__ import annotations
 
-import os
 import random
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 from vqvae.shapes import Placement, place
 
@@ -15,19 +14,6 @@ from vqvae.shapes import Placement, place
 PIXEL_MEAN = 0.5
 PIXEL_STD = 0.5
 PAD_VALUE = -1.0
-
-
-def load_rgb(path: str | os.PathLike) -> Image.Image:
-    """Open an image fully (so a truncated file fails here, not later) as RGB, EXIF-rotated."""
-    with Image.open(path) as image:
-        image.load()
-        return ImageOps.exif_transpose(image).convert("RGB")
-
-
-def read_size(path: str | os.PathLike) -> tuple[int, int]:
-    """(width, height) from the header only; raises OSError for unreadable files."""
-    with Image.open(path) as image:
-        return image.size
 
 
 def ink_on_paper(image: Image.Image) -> np.ndarray:

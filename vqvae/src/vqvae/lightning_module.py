@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from ocr_common.config import config_from_dict, config_to_dict
 from ocr_common.errors import UserError
+from ocr_common.optimization import ClipsFusedOptimizerGradients, use_fused_adamw
 from vqvae.config import VQVAEConfig
 from vqvae.grid import reconstruction_grid
 from vqvae.images import to_pil
@@ -27,7 +28,7 @@ def psnr(mse: float) -> float:
     return 10 * math.log10(4.0 / max(mse, 1e-12))
 
 
-class VQVAETask(L.LightningModule):
+class VQVAETask(ClipsFusedOptimizerGradients, L.LightningModule):
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
         self.save_hyperparameters()  # the resolved config travels inside every checkpoint
@@ -125,6 +126,7 @@ class VQVAETask(L.LightningModule):
             betas=tuple(optim.betas),
             eps=optim.eps,
             weight_decay=optim.weight_decay,
+            fused=use_fused_adamw(self.model.parameters()) or None,
         )
         warmup = max(1, optim.warmup_steps)
         schedule = torch.optim.lr_scheduler.LambdaLR(

@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 from ocr_common.atomic import atomic_path
 from ocr_common.config import ConfigError, config_from_dict, config_to_dict
 from ocr_common.errors import UserError
+from ocr_common.images import to_rgb
 from ocr_common.json_files import read_json, write_json
 from vqvae.checkpoint import load_from_checkpoint, load_state, weights_sha256
 from vqvae.config import ModelConfig
@@ -100,6 +101,7 @@ class ImageTokenizer:
         self, images: Sequence[Image.Image], batch_size: int = 64
     ) -> list[list[list[int]]]:
         """One grid (rows × cols of code ids) per image, in input order; batched by template."""
+        images = [to_rgb(image) for image in images]  # upright first: the template needs its size
         by_template: dict[tuple[int, int], list[int]] = defaultdict(list)
         for position, image in enumerate(images):
             by_template[self.template(image)].append(position)
@@ -111,7 +113,7 @@ class ImageTokenizer:
                 batch = torch.stack(
                     [
                         to_template_tensor(
-                            images[p].convert("RGB"),
+                            images[p],
                             template,
                             self.downsample,
                             self.model.num_channels,

@@ -1,0 +1,109 @@
+"""The GPU path, checked on CPU: gradient clipping with a fused AdamW under mixed precision (the
+crash on CUDA), since PyTorch has a fused AdamW on CPU and Lightning's bf16-mixed runs on CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.plugins.precision import MixedPrecision
+from training_helpers import TINY_GPT2_CONFIG, write_token_table
+
+from inverse_dalle.config import InverseDalleConfig
+from inverse_dalle.training import train
+from ocr_common.config import load_config
+from ocr_common.optimization import ClipsFusedOptimizerGradients
+
+CLIP = 1e-3  # far below any real gradient norm here, so every step is clipped
+
+
+def total_norm(optimizer: torch.optim.Optimizer) -> float:
+    grads = [
+        p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None
+    ]
+    return float(torch.linalg.vector_norm(torch.stack([g.float().norm() for g in grads])))
+
+
+class GradientNorms(Callback):
+    """Each optimiser step's gradient norm as Lightning hands it to the hooks (before clipping,
+    unscaled) and as the optimiser stepped with it (after clipping; still there at batch end)."""
+
+    def __init__(self) -> None:
+        self.before: list[float] = []
+        self.at_step: list[float] = []
+        self.fused: list[bool] = []
+
+    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.fused.append(bool(trainer.optimizers[0].defaults.get("fused")))
+
+    def on_before_optimizer_step(self, trainer, module, optimizer) -> None:
+        self.before.append(total_norm(optimizer))
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
+        self.at_step.append(total_norm(trainer.optimizers[0]))
+
+
+def test_fused_adamw_with_gradient_clipping_trains_under_bf16_mixed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_thread: None
+) -> None:
+    # On CUDA the reader's AdamW is fused; force the same choice on CPU.
+    monkeypatch.setattr("inverse_dalle.lightning_module.use_fused_adamw", lambda parameters: True)
+    write_token_table(tmp_path / "train.parquet", 32, seed=0)
+    write_token_table(tmp_path / "validation.parquet", 8, seed=1)
+    (tmp_path / "tiny.yaml").write_text(TINY_GPT2_CONFIG.format(folder=tmp_path))
+    config = load_config(
+        InverseDalleConfig,
+        tmp_path / "tiny.yaml",
+        ["train.precision=bf16-mixed", f"train.gradient_clip_val={CLIP}"],
+    )
+    norms = GradientNorms()
+    train(config, tmp_path / "run", callbacks=[norms])
+    assert norms.fused == [True]
+    assert len(norms.at_step) == config.train.max_steps
+    assert min(norms.before) > 10 * CLIP
+    assert max(norms.at_step) == pytest.approx(CLIP, rel=1e-3)
+
+
+class TinyRegression(ClipsFusedOptimizerGradients, L.LightningModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(8, 1)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
+        inputs, targets = batch
+        return torch.nn.functional.mse_loss(self.layer(inputs).float(), targets)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.parameters(), lr=1e-2, fused=True)
+
+
+def test_fused_adamw_clipping_unscales_fp16_gradients_first(one_thread: None) -> None:
+    """Under 16-mixed a GradScaler multiplies the loss; the clip applies to the true gradients
+    (unscaled here, not again in the fused step), so the step moves weights by a clipped amount."""
+    torch.manual_seed(0)
+    inputs = torch.randn(16, 8)
+    data = torch.utils.data.DataLoader(
+        list(zip(inputs, inputs.sum(1, keepdim=True), strict=True)), 8
+    )
+    module = TinyRegression()
+    norms = GradientNorms()
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        plugins=[MixedPrecision("16-mixed", "cpu", scaler)],
+        max_steps=2,
+        gradient_clip_val=CLIP,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[norms],
+    )
+    trainer.fit(module, data)
+    assert norms.fused == [True]
+    assert len(norms.at_step) == 2
+    assert max(norms.at_step) == pytest.approx(CLIP, rel=1e-3)  # not 2**10 × CLIP
+    assert scaler.get_scale() == 2.0**10  # no step skipped as overflowing
