@@ -1,0 +1,226 @@
+"""The reader's commands, shared by `python src/{predict,evaluate,generate}.py` and the
+`inverse-dalle` console script (`inverse-dalle read|evaluate|draw|tokenize …`)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from transformers.utils import logging as transformers_logging
+
+from inverse_dalle.generation import CAPTIONS_FILE, SUMMARY_FILE, GenerationRequest, generate
+from inverse_dalle.ocr import InverseDalleOCR
+from inverse_dalle.predictions import merge_repeats, readings_table, scores_table
+from inverse_dalle.table_reading import read_rows
+from ocr_common.cli import command_parser
+from ocr_common.errors import UserError, run_cli
+from ocr_common.json_files import write_json
+from ocr_common.metrics import score_by_group
+from ocr_common.tables import write_table
+from vqvae.cli import tokenize
+
+READ_DESCRIPTION = """Read single cropped text lines (horizontal or vertical), one per image.
+
+INPUTS is a token table (visual_tokens column), a dataset table (img_path column) or a folder of
+images; the latter two are tokenised with the VQVAE bundled in MODEL_DIR. Writes
+img_path,text,confidence (confidence = probability of the chosen tokens)."""
+
+READ_EXAMPLES = (
+    "%(prog)s pretrained/korean-ocr-tiny examples --output readings.csv",
+    "%(prog)s pretrained/korean-ocr-tiny data/synthetic/test-heldout-fonts.csv --output r.parquet",
+)
+
+EVALUATE_DESCRIPTION = """Score a reader on a table with a text column.
+
+Prints word accuracy, CER and 1−NED overall and per group, and writes them as JSON. Every row is
+scored: an unreadable image counts as an empty reading."""
+
+EVALUATE_EXAMPLES = (
+    "%(prog)s pretrained/korean-ocr-tiny examples/labels.csv --group-by orientation",
+    "%(prog)s pretrained/korean-ocr-tiny data/synthetic/test-heldout-fonts.csv "
+    "--predictions readings.csv",
+)
+
+DRAW_DESCRIPTION = """Draw text-line images.
+
+MODEL_DIR is a text_to_image export (src/finetune.py). With --unconditional instead of a prompt,
+MODEL_DIR is a reader (src/export.py) that draws from nothing and captions its own images.
+--reader OCR_DIR reads every image back and reports how many say what was asked; with
+--candidates K it also draws K images for each one kept and keeps the one it most likely reads as
+the prompt (as DALL-E reranked its samples with CLIP)."""
+
+DRAW_EXAMPLES = (
+    '%(prog)s exports/gpt2-tiny-finetune "문자 인식 모델" --num-images 16 '
+    "--reader pretrained/korean-ocr-tiny",
+    "%(prog)s pretrained/korean-ocr-tiny --unconditional --num-images 8",
+)
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if batch_size < 1:
+        raise UserError("--batch-size must be at least 1")
+
+
+def read(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
+    parser = command_parser(READ_DESCRIPTION, READ_EXAMPLES, prog)
+    parser.add_argument("model_dir", help="exported model directory (src/export.py)")
+    parser.add_argument("inputs", help="token table, dataset table or folder of images")
+    parser.add_argument("--output", default="predictions.csv", help=".csv or .parquet")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--merge-tta",
+        action="store_true",
+        help="merge rows of one img_path (token tables written with --use-tta) into one reading",
+    )
+    args = parser.parse_args(argv)
+    _check_batch_size(args.batch_size)
+    transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
+    ocr = InverseDalleOCR.from_pretrained(args.model_dir)
+    result = read_rows(ocr, args.inputs, args.batch_size)
+    predictions = readings_table(result)
+    if args.merge_tta:
+        predictions = merge_repeats(predictions)
+    write_table(predictions, args.output)
+    print(
+        f"wrote {len(predictions)} reading(s) to {args.output}; {result.num_unreadable} unreadable "
+        f"image(s) read as empty; {result.num_unended} hit the length limit without </s>"
+    )
+
+
+def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
+    parser = command_parser(EVALUATE_DESCRIPTION, EVALUATE_EXAMPLES, prog)
+    parser.add_argument("model_dir", help="exported model directory (src/export.py)")
+    parser.add_argument("table", help="token table or dataset table with a text column")
+    parser.add_argument("--group-by", help="column to score separately, e.g. orientation")
+    parser.add_argument("--output", default="scores.json", help="JSON file to write")
+    parser.add_argument(
+        "--predictions", help="also write each row's reading and reference (.csv or .parquet)"
+    )
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args(argv)
+    _check_batch_size(args.batch_size)
+    transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
+    ocr = InverseDalleOCR.from_pretrained(args.model_dir)
+    result = read_rows(ocr, args.table, args.batch_size)
+    rows = result.rows
+    if "text" not in rows.columns:
+        raise UserError(f"{args.table}: no text column to score against")
+    if args.group_by and args.group_by not in rows.columns:
+        raise UserError(f"{args.table}: no column '{args.group_by}' to group by")
+    groups = rows[args.group_by].astype(str) if args.group_by else ["all"] * len(rows)
+    scores = score_by_group(result.texts, list(rows["text"]), list(groups))
+    report = {
+        "model_dir": args.model_dir,
+        "table": args.table,
+        "scores": {group: value.as_dict() for group, value in scores.items()},
+        "num_unended": result.num_unended,
+        "num_unreadable": result.num_unreadable,
+    }
+    write_json(args.output, report)
+    if args.predictions:
+        write_table(readings_table(result).assign(reference=rows["text"]), args.predictions)
+    print(scores_table(scores))
+    print(
+        f"{result.num_unended} reading(s) hit the length limit without </s>; "
+        f"{result.num_unreadable} unreadable image(s) scored as empty; wrote {args.output}"
+    )
+
+
+def draw(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
+    parser = command_parser(DRAW_DESCRIPTION, DRAW_EXAMPLES, prog)
+    parser.add_argument("model_dir", help="exported model directory")
+    parser.add_argument("prompt", nargs="?", help="the text to draw")
+    parser.add_argument("--unconditional", action="store_true", help="no prompt; a reader draws")
+    parser.add_argument("--num-images", type=int, default=8)
+    parser.add_argument("--output-dir", default="generated", help="replaced if it exists")
+    parser.add_argument("--top-k", type=int, help="default: the model's generation_config.json")
+    parser.add_argument("--top-p", type=float)
+    parser.add_argument("--temperature", type=float)
+    parser.add_argument(
+        "--guidance-scale", type=float, help="classifier-free guidance (1: none; default: export's)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="same seed, same images")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--reader", help="OCR export that reads each image back")
+    parser.add_argument(
+        "--candidates", type=int, default=1, help="draw K per image; the reader keeps the best"
+    )
+    parser.add_argument("--tesseract", action="store_true", help="Tesseract reads them back too")
+    args = parser.parse_args(argv)
+    if args.unconditional == (args.prompt is not None):
+        raise UserError("give either a prompt or --unconditional")
+    transformers_logging.disable_progress_bar()
+    overrides = {
+        "top_k": args.top_k,
+        "top_p": args.top_p,
+        "temperature": args.temperature,
+        "guidance_scale": args.guidance_scale,
+    }
+    summary = generate(
+        GenerationRequest(
+            model_dir=Path(args.model_dir),
+            prompt=args.prompt,
+            output_dir=Path(args.output_dir),
+            num_images=args.num_images,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            sampling={k: v for k, v in overrides.items() if v is not None},
+            reader_dir=Path(args.reader) if args.reader else None,
+            candidates=args.candidates,
+            tesseract=args.tesseract,
+        )
+    )
+    repairs = summary["repairs"]
+    print(
+        f"drew {summary['num_images']} image(s) in {summary['seconds']:.1f} s "
+        f"({summary['images_per_second']:.1f} images/s); {repairs['repaired']} repaired "
+        f"(ragged {repairs['ragged']}, misplaced [ROW] {repairs['misplaced_row']}, too long "
+        f"{repairs['too_long']}, empty {repairs['empty']}); {args.output_dir}/{CAPTIONS_FILE}"
+    )
+    if "read_back" in summary:
+        read_back = summary["read_back"]
+        print(
+            f"read back by {args.reader}: {read_back['word_accuracy']:.1%} say the "
+            f"{'prompt' if args.prompt else 'self-caption'} exactly (CER {read_back['cer']:.3f}); "
+            f"{args.output_dir}/{SUMMARY_FILE}"
+        )
+    if "read_back_all_candidates" in summary:
+        print(
+            f"best of {args.candidates} by the same reader; all candidates read back "
+            f"{summary['read_back_all_candidates']['word_accuracy']:.1%} right"
+        )
+    if "read_back_tesseract" in summary:
+        read_back = summary["read_back_tesseract"]
+        print(
+            f"read back by Tesseract: {read_back['word_accuracy']:.1%} say the "
+            f"{'prompt' if args.prompt else 'self-caption'} exactly (CER {read_back['cer']:.3f})"
+        )
+
+
+COMMANDS: dict[str, tuple[Callable[..., None], str]] = {
+    "read": (read, "read single text-line images, tables or folders of them"),
+    "evaluate": (evaluate, "score a reader on a table with a text column"),
+    "draw": (draw, "draw text-line images with a finetuned drawer"),
+    "tokenize": (tokenize, "turn a dataset table into a token table with a VQVAE"),
+}
+
+USAGE = "usage: inverse-dalle COMMAND [--help] …\n\ncommands:\n" + "".join(
+    f"  {name:<10}{summary}\n" for name, (_, summary) in COMMANDS.items()
+)
+
+
+def dispatch(argv: Sequence[str]) -> None:
+    """Run `inverse-dalle COMMAND ARGS…`; no command or --help prints the list of commands."""
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE + "\nexample:\n  inverse-dalle read pretrained/korean-ocr-tiny examples")
+        return
+    name, *rest = argv
+    if name not in COMMANDS:
+        raise UserError(f"unknown command '{name}'; one of: {', '.join(COMMANDS)}")
+    COMMANDS[name][0](rest, prog=f"inverse-dalle {name}")
+
+
+def main() -> None:
+    """The `inverse-dalle` console script."""
+    run_cli(lambda: dispatch(sys.argv[1:]))

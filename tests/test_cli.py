@@ -1,0 +1,77 @@
+"""The installable package: pyproject declares the dependencies and the `inverse-dalle` console
+script, whose commands are the same functions the `python src/*.py` scripts run."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import tomllib
+
+from inverse_dalle import cli
+
+REPO = Path(__file__).resolve().parents[1]
+PRETRAINED = REPO / "pretrained" / "korean-ocr-tiny"
+EXAMPLES = REPO / "examples"
+
+
+def _requirements(path: Path) -> list[str]:
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("-")]
+
+
+def test_pyproject_declares_requirements_and_the_console_script() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["dependencies"] == _requirements(REPO / "requirements.txt")
+    module, _, function = project["scripts"]["inverse-dalle"].partition(":")
+    assert getattr(importlib.import_module(module), function) is cli.main
+
+
+@pytest.mark.parametrize("script", ["predict.py", "evaluate.py", "generate.py"])
+def test_scripts_run_the_shared_commands(script: str) -> None:
+    # No copy of a command in the scripts: each only hands its command line to inverse_dalle.cli.
+    text = (REPO / "gpt2" / "src" / script).read_text()
+    assert re.search(r"^from inverse_dalle\.cli import \w+$", text, re.MULTILINE)
+    assert "argparse" not in text
+    assert "from vqvae.cli import tokenize" in (REPO / "vqvae" / "src" / "predict.py").read_text()
+
+
+@pytest.mark.parametrize("name", list(cli.COMMANDS))
+def test_every_command_help_shows_an_example(name: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.dispatch([name, "--help"])
+    assert exit_info.value.code == 0
+    help_text = capsys.readouterr().out
+    assert f"usage: inverse-dalle {name}" in help_text
+    assert re.search(rf"^examples:\n  inverse-dalle {name} \S", help_text, re.MULTILINE)
+
+
+def test_console_script_reads_the_examples(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    output = tmp_path / "readings.csv"
+    argv = ["inverse-dalle", "read", str(PRETRAINED), str(EXAMPLES), "--output", str(output)]
+    monkeypatch.setattr(sys, "argv", argv)
+    cli.main()
+    assert "wrote 12 reading(s)" in capsys.readouterr().out
+    readings = pd.read_csv(output, keep_default_na=False).set_index("img_path")["text"]
+    assert readings["03-horizontal.png"] == "사토시"  # as the README's quick start says
+
+
+def test_unknown_command_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["inverse-dalle", "raed"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 2
+    assert (
+        capsys.readouterr().err
+        == "error: unknown command 'raed'; one of: read, evaluate, draw, tokenize\n"
+    )
+    cli.dispatch([])
+    assert "inverse-dalle read pretrained/korean-ocr-tiny examples" in capsys.readouterr().out

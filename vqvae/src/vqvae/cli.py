@@ -1,0 +1,64 @@
+"""The tokenising command (`python src/predict.py`, `inverse-dalle tokenize`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ocr_common.cli import command_parser
+from ocr_common.config import load_config
+from ocr_common.errors import UserError
+from vqvae.config import VQVAEConfig
+from vqvae.tokenize_table import tokenize_table
+from vqvae.tokenizer import ImageTokenizer
+
+TOKENIZE_DESCRIPTION = """Tokenise a dataset table (img_path,text,…) into a token table.
+
+Runs on the config's train.accelerator/devices/num_nodes/strategy (override them like
+train.devices=4 train.strategy=ddp); with several devices each rank writes a shard and rank 0
+merges them into one table, identical to a single-device run."""
+
+TOKENIZE_EXAMPLES = (
+    "%(prog)s vqvae/config/vqvae-tiny.yaml runs/vqvae-tiny/last.ckpt "
+    "--dataset data/synthetic/train.csv --output tokens/train.parquet",
+)
+
+
+def tokenize(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
+    parser = command_parser(TOKENIZE_DESCRIPTION, TOKENIZE_EXAMPLES, prog)
+    parser.add_argument("config", help="the YAML config the checkpoint was trained with")
+    parser.add_argument("checkpoint", help="Lightning checkpoint (e.g. runs/x/last.ckpt)")
+    parser.add_argument("--dataset", required=True, help="dataset table (img_path,text,…)")
+    parser.add_argument("--output", required=True, help="token table to write (.csv/.parquet)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--max-length", type=int, help="token budget (default: data.max_length)")
+    parser.add_argument("--use-tta", action="store_true", help="also write jittered repeats")
+    parser.add_argument("--num-repeats", type=int, default=4, help="rows per image with --use-tta")
+    parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("overrides", nargs="*", help="config key=value overrides")
+    args = parser.parse_intermixed_args(argv)  # key=value overrides may follow options
+    if args.batch_size < 1 or (args.use_tta and args.num_repeats < 1):
+        raise UserError("--batch-size and --num-repeats must be at least 1")
+    config = load_config(VQVAEConfig, args.config, args.overrides)
+    max_length = args.max_length or config.data.max_length
+    tokenizer = ImageTokenizer.from_checkpoint(config.model, args.checkpoint, max_length)
+    report = tokenize_table(
+        tokenizer,
+        args.dataset,
+        args.output,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        num_repeats=args.num_repeats if args.use_tta else 1,
+        progress=not args.no_progress,
+        devices=config.train.devices,
+        accelerator=config.train.accelerator,
+        num_nodes=config.train.num_nodes,
+        strategy=config.train.strategy,
+    )
+    if report is None:  # not global rank 0: rank 0 merged the shards and reports
+        return
+    print(
+        f"wrote {report.num_rows} rows to {args.output} ({report.num_skipped} unreadable "
+        f"image(s) skipped); wasted token slots: {report.wasted_slot_share:.1%} "
+        f"(square padding would waste {report.square_wasted_slot_share:.1%})"
+    )
