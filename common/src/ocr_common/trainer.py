@@ -59,6 +59,7 @@ class ResumePoint:
     # Optimizer steps done. Lightning logs a step's metrics (and an epoch-end validation) against
     # the step count before it, so rows with step < global_step belong to this checkpoint's past.
     global_step: int
+    hyper_parameters: dict[str, Any]  # what the module was built from (config, vocabulary)
 
 
 def read_resume_point(path: str | os.PathLike) -> ResumePoint:
@@ -78,7 +79,12 @@ def read_resume_point(path: str | os.PathLike) -> ResumePoint:
     missing = [k for k in ("state_dict", "loops", "global_step") if k not in checkpoint]
     if not isinstance(checkpoint, dict) or missing:
         raise UserError(f"{path}: not a Lightning training checkpoint (no {', '.join(missing)})")
-    return ResumePoint(path, int(checkpoint["global_step"]))
+    hyper_parameters = checkpoint.get("hyper_parameters")
+    return ResumePoint(
+        path,
+        int(checkpoint["global_step"]),
+        hyper_parameters if isinstance(hyper_parameters, dict) else {},
+    )
 
 
 class _ContinuedExperimentWriter(ExperimentWriter):

@@ -12,6 +12,25 @@ import torch
 from inverse_dalle.lightning_module import OCRModule
 from ocr_common.config import ConfigError
 from ocr_common.errors import UserError
+from ocr_common.trainer import ResumePoint
+
+
+def check_resume_point(resume: ResumePoint, module: OCRModule) -> None:
+    """`--resume-from` must name a GPT-2 checkpoint trained on this vocabulary: the table's
+    characters decide the text token ids, so another table's would silently shift them."""
+    trained = resume.hyper_parameters.get("vocabulary")
+    if "config" not in resume.hyper_parameters or not isinstance(trained, list):
+        raise UserError(
+            f"{resume.path}: not a GPT-2 checkpoint (no config/vocabulary inside; a VQVAE's?)"
+        )
+    if trained != module.vocabulary.tokens:
+        new = len(set(module.vocabulary.tokens) - set(trained))
+        gone = len(set(trained) - set(module.vocabulary.tokens))
+        raise UserError(
+            f"{resume.path}: trained on another vocabulary ({len(trained)} tokens; this "
+            f"table's has {len(module.vocabulary)}, {new} new and {gone} missing): resume with "
+            "the tables it was trained on"
+        )
 
 
 def load_module(checkpoint: str | os.PathLike) -> OCRModule:

@@ -9,6 +9,7 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
+from inverse_dalle.checkpoint import check_resume_point
 from inverse_dalle.code_embeddings import codebook_vectors, initialize_code_embeddings
 from inverse_dalle.config import FinetuneConfig, GPT2TrainConfig, InverseDalleConfig
 from inverse_dalle.data import OCRDataModule, OCRDataset, check_made_by, load_token_table
@@ -76,6 +77,8 @@ def fit(
     data = OCRDataModule(
         train_set, val_set, train_config.batch_size, train_config.num_workers, train_config.seed
     )
+    if resume is not None:
+        check_resume_point(resume, module)
     trainer = build_trainer(train_config, run_dir, callbacks, resume=resume)
     if trainer.is_global_zero:
         save_config(run_config, run_dir / "config.yaml")
