@@ -23,6 +23,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--min-height", type=int, default=16, help="smallest text height in px")
     parser.add_argument("--max-height", type=int, default=64, help="largest text height in px")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--plain", action="store_true", help="black on white, upright, sharp")
+    parser.add_argument("--font-family", help="only fonts whose name matches this regex")
     return parser.parse_args()
 
 
@@ -39,6 +41,8 @@ def main() -> None:
         max_height=args.max_height,
         vertical_share=args.vertical_share,
         progress=not args.no_progress,
+        plain=args.plain,
+        font_family=args.font_family,
     )
     print(report.summary())
 

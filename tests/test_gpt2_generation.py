@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,7 @@ from transformers import AutoModelForCausalLM, GenerationConfig
 from inverse_dalle import ImageGenerator, InverseDalleOCR
 from inverse_dalle.config import FinetuneConfig, SamplingConfig
 from inverse_dalle.exported import load_export
+from inverse_dalle.finetuning import TextToImageModule
 from inverse_dalle.generation import file_name
 from inverse_dalle.grid_repair import (
     EMPTY,
@@ -32,6 +34,7 @@ from inverse_dalle.token_format import (
     IGNORE,
     TEXT_TO_IMAGE,
     TokenLayout,
+    drop_prompts,
     text_first_example,
     text_prompt,
 )
@@ -39,6 +42,7 @@ from inverse_dalle.vocabulary import BOS_ID, EOS_ID, PAD_ID
 from ocr_common.config import ConfigError, load_config
 from ocr_common.errors import UserError
 from ocr_common.tables import read_table
+from ocr_common.tesseract import tesseract_available
 from vqvae.token_table import grid_to_string, string_to_grid
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # the module-scoped fixtures train
@@ -145,7 +149,8 @@ def drawer(pipeline: dict[str, Path]) -> dict[str, Path]:
     config.write_text(
         f"""
 model: {pipeline["export"]}
-data: {{train_dataset: {folder}/train.parquet, val_dataset: {folder}/validation.parquet}}
+data: {{train_dataset: {folder}/train.parquet, val_dataset: {folder}/validation.parquet,
+       prompt_dropout: 0.25}}
 optim:
   optimizer: {{lr: 3.0e-3}}
   scheduler: {{name: constant_with_warmup, num_warmup_steps: 1, num_training_steps: 100}}
@@ -268,7 +273,8 @@ def test_generate_draws_seeded_images_of_their_grid_size(
     drawings = ImageGenerator.from_pretrained(model).draw("가나", 5, seed=1, batch_size=2)
     assert [grid_to_string(d.grid.grid) for d in drawings] == list(table["visual_tokens"])
     summary = json.loads((folder / "drawn-a" / "summary.json").read_text())
-    assert summary["sampling"] == {"top_k": 20, "top_p": 0.95, "temperature": 0.9}  # the export's
+    sampling = {"top_k": 20, "top_p": 0.95, "temperature": 0.9, "guidance_scale": 1.0}
+    assert summary["sampling"] == sampling  # the export's
     repaired = sum(bool(r) for r in table["repairs"])
     assert summary["repairs"]["repaired"] == repaired and summary["num_images"] == 5
     assert "drew 5 image(s)" in capsys.readouterr().out
@@ -281,7 +287,8 @@ def test_generate_reads_back_with_a_reader(
     args = (drawer["drawer"], "가나", "--num-images", 4, "--top-k", 5, "--temperature", 1.5)
     table = generate(drawer, out, *args, "--reader", drawer["export"], monkeypatch=monkeypatch)
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["sampling"] == {"top_k": 5, "top_p": 0.95, "temperature": 1.5}
+    sampling = {"top_k": 5, "top_p": 0.95, "temperature": 1.5, "guidance_scale": 1.0}
+    assert summary["sampling"] == sampling
     ocr = InverseDalleOCR.from_pretrained(drawer["export"])
     readings = [ocr.read(out / name)[0] for name in table["img_path"]]
     assert list(table["reading"]) == readings
@@ -362,6 +369,8 @@ def test_bad_generation_requests_are_one_line_errors(
         ([drawer["drawer"]], "either a prompt or --unconditional"),
         ([drawer["drawer"], "가나", "--top-p", "0"], "top_p"),
         ([drawer["drawer"], "가나", "--candidates", "2"], "--reader"),
+        ([drawer["drawer"], "가나", "--guidance-scale", "-1"], "guidance_scale"),
+        ([drawer["export"], "--unconditional", "--guidance-scale", "2"], "give a prompt"),
     ]:
         expect_cli_error("generate.py", [*args, "--output-dir", never], match, monkeypatch, capsys)
     assert not never.exists()
@@ -372,3 +381,92 @@ def test_bad_generation_requests_are_one_line_errors(
         "generate.py", [drawer["drawer"], "가나", "--output-dir", kept], "kept", monkeypatch, capsys
     )
     assert (kept / "notes.txt").read_text() == "mine"
+
+
+def test_dropped_prompts_become_the_empty_prompt_and_images_stay() -> None:
+    layout = TokenLayout(10, 8, 12, 4)
+    grids, texts = [[[1, 2], [3, 4]], [[5, 6, 7]]], [[5, 6, 7], [8]]
+    examples = [vars(text_first_example(layout, g, t)) for g, t in zip(grids, texts, strict=True)]
+    batch = {key: torch.stack([e[key] for e in examples]) for key in examples[0]}
+    dropped = drop_prompts(layout, batch, torch.tensor([True, False]))
+    for key, value in dropped.items():
+        assert torch.equal(value[0], getattr(text_first_example(layout, grids[0], []), key))
+        assert torch.equal(value[1], batch[key][1])  # kept as it was
+    assert batch["input_ids"][0, 1] == 5  # the batch given is not changed
+
+
+def test_finetuning_drops_a_seeded_share_of_the_prompts(drawer: dict[str, Path]) -> None:
+    exported = load_export(drawer["drawer"])
+    config = exported.metadata["training_config"]
+    example = vars(text_first_example(exported.layout, [[1, 2]], [5, 6]))
+    batch = {key: value.expand(200, -1) for key, value in example.items()}
+    module = TextToImageModule(config, exported.vocabulary.tokens, prompt_dropout=0.25)
+    built = module.training_batch(batch)
+    dropped = built["input_ids"][:, 1] == EOS_ID  # `<s> </s>`: no text
+    assert 25 <= int(dropped.sum()) <= 75  # 50 expected
+    assert torch.equal(module.training_batch(batch)["input_ids"], built["input_ids"])  # seeded
+    assert torch.equal(built["image_targets"], batch["image_targets"])
+    plain = TextToImageModule(config, exported.vocabulary.tokens)
+    assert plain.training_batch(batch) is batch
+
+
+def greedy(exported, text: str, scale: float, seed: int = 0) -> list[list[int]]:
+    """Two samples of `text` ('' is the empty prompt) with top-k 1 at guidance `scale`."""
+    layout = exported.layout
+    return sample_image_tokens(
+        exported.model,
+        layout,
+        text_prompt(exported.vocabulary.encode(text)),
+        layout.image_start(TEXT_TO_IMAGE),
+        2,
+        SamplingConfig(top_k=1, guidance_scale=scale),
+        seed,
+        empty_prompt=text_prompt([]),
+    )
+
+
+def test_guidance_one_is_conditional_sampling_and_zero_ignores_the_prompt(
+    drawer: dict[str, Path],
+) -> None:
+    exported = load_export(drawer["drawer"])
+    # Both passes in one batch: the conditional rows are what sampling without guidance draws …
+    assert greedy(exported, "가나", 1.0001) == greedy(exported, "가나", 1.0)
+    # … and the unconditional ones (the empty prompt, padded and masked) what it draws unprompted.
+    unprompted = greedy(exported, "", 1.0)
+    assert greedy(exported, "가나", 0.0) == greedy(exported, "다", 0.0) == unprompted
+    layout, settings = exported.layout, SamplingConfig(top_p=0.9, guidance_scale=3.0)
+    seeded = [
+        sample_image_tokens(
+            exported.model, layout, text_prompt([5]), layout.text_length, 3, settings, 7,
+            empty_prompt=text_prompt([]),
+        )
+        for _ in range(2)
+    ]  # fmt: skip
+    assert seeded[0] == seeded[1]
+    with pytest.raises(ValueError, match="empty_prompt"):
+        sample_image_tokens(exported.model, layout, [], 0, 1, settings, 0)
+
+
+def test_guidance_default_comes_from_the_export_and_tesseract_judges(
+    drawer: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    export = tmp_path / "drawer"
+    shutil.copytree(drawer["drawer"], export)
+    generation = GenerationConfig.from_pretrained(export)
+    generation.guidance_scale = 0.0  # unconditional: every prompt draws the same images
+    generation.save_pretrained(export)
+    assert ImageGenerator.from_pretrained(export).default_sampling().guidance_scale == 0.0
+    tables = [
+        generate(drawer, tmp_path / text, export, text, "--num-images", 3, monkeypatch=monkeypatch)
+        for text in ("가나", "다")
+    ]
+    assert list(tables[0]["visual_tokens"]) == list(tables[1]["visual_tokens"])
+    args = (export, "가나", "--num-images", 2, "--guidance-scale", 2, "--tesseract")
+    if not tesseract_available():
+        pytest.skip("tesseract is not installed")
+    table = generate(drawer, tmp_path / "judged", *args, monkeypatch=monkeypatch)
+    summary = json.loads((tmp_path / "judged" / "summary.json").read_text())
+    assert summary["sampling"]["guidance_scale"] == 2.0  # the flag wins
+    assert list(table["tesseract_match"]) == [r == "가나" for r in table["tesseract"]]
+    assert summary["read_back_tesseract"]["count"] == 2
+    assert "read back by Tesseract" in capsys.readouterr().out

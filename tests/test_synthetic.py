@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import unicodedata
@@ -202,3 +203,19 @@ def test_cli_writes_the_dataset_and_reports_bad_input(tmp_path):
         timeout=120,
     )
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: number of train")
+
+
+def test_plain_images_are_black_on_white_in_the_chosen_fonts(tmp_path: Path):
+    face = next(f for f in discover_fonts() if split_of(f) == TRAIN)
+    image = render_text_image("가나", face, False, np.random.default_rng(0), 30, 30, plain=True)
+    pixels = np.asarray(image)
+    assert set(np.unique(pixels[0])) == {255} and pixels.min() == 0  # white margin, black ink
+    assert (pixels[..., 0] == pixels[..., 2]).all()  # grey levels only
+    synthesize(
+        tmp_path, num_train=4, num_validation=0, num_test=0, workers=1, progress=False,
+        plain=True, font_family=f"{re.escape(face.name)}$",
+    )  # fmt: skip
+    assert set(read_table(tmp_path / "train.csv")["font"]) == {face.name}
+    with pytest.raises(UserError, match="matching 'nothing-like-this'"):
+        synthesize(tmp_path / "none", num_train=1, num_validation=0, num_test=0,
+                   font_family="nothing-like-this")  # fmt: skip

@@ -103,6 +103,9 @@ class SamplingConfig:
     top_k: int = 0  # keep the k most likely tokens (0: all)
     top_p: float = 1.0  # keep the smallest set holding this much probability (1: all)
     temperature: float = 1.0
+    # Classifier-free guidance: logits = unconditional + s × (conditional − unconditional); 1 is
+    # plain conditional sampling (needs a drawer finetuned with data.prompt_dropout > 0).
+    guidance_scale: float = 1.0
 
     def validate(self) -> None:
         if self.top_k < 0:
@@ -111,12 +114,17 @@ class SamplingConfig:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.temperature <= 0.0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
+        if self.guidance_scale < 0.0:
+            raise ValueError(f"guidance_scale must be at least 0, got {self.guidance_scale}")
 
 
 @dataclass
 class FinetuneDataConfig:
     train_dataset: str = "???"  # token table made with the VQVAE bundled in `model`
     val_dataset: str | None = None
+    # Share of training sequences whose prompt is replaced by the empty `<s> </s>`, so the drawer
+    # also learns to draw unprompted: the unconditional half of classifier-free guidance.
+    prompt_dropout: float = 0.0
 
 
 @dataclass
@@ -130,6 +138,10 @@ class FinetuneConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
 
     def validate(self) -> None:
+        if not 0.0 <= self.data.prompt_dropout < 1.0:
+            raise ValueError(
+                f"data.prompt_dropout must be in [0, 1), got {self.data.prompt_dropout}"
+            )
         self.optim.optimizer.validate()
         self.train.validate()
         self.sampling.validate()

@@ -142,7 +142,7 @@ rows of VQVAE visual tokens, and the VQVAE decoder in `vqvae/` turns them into p
   image. At most {layout.max_text_length} text tokens and {layout.max_visual_length} visual tokens;
   token format version {FORMAT_VERSION}.
 - Sampling defaults (generation_config.json): top_k={sampling.top_k}, top_p={sampling.top_p},
-  temperature={sampling.temperature}.
+  temperature={sampling.temperature}, classifier-free guidance scale {sampling.guidance_scale}.
 
 ```bash
 python src/generate.py this-directory "문자 인식 모델" --num-images 8 --output-dir drawn
@@ -170,6 +170,7 @@ def generation_config(module: OCRModule, order: str, sampling: SamplingConfig) -
         top_k=sampling.top_k,
         top_p=sampling.top_p,
         temperature=sampling.temperature,
+        guidance_scale=sampling.guidance_scale,  # our sampler's; not transformers' generate()
     )
 
 

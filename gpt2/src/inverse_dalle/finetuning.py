@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 
 from inverse_dalle.config import FinetuneConfig, InverseDalleConfig
@@ -21,10 +23,10 @@ from inverse_dalle.export import FORMAT_FILE, VQVAE_DIR, export_model
 from inverse_dalle.exported import ExportedModel, load_export
 from inverse_dalle.lightning_module import OCRModule
 from inverse_dalle.table_reading import check_token_table
-from inverse_dalle.token_format import TEXT_TO_IMAGE, text_first_example
+from inverse_dalle.token_format import TEXT_TO_IMAGE, drop_prompts, text_first_example
 from inverse_dalle.training import fit
 from ocr_common.atomic import check_replaceable
-from ocr_common.config import config_from_dict
+from ocr_common.config import config_from_dict, config_to_dict
 from ocr_common.errors import UserError
 from ocr_common.trainer import read_resume_point
 
@@ -36,7 +38,28 @@ class TextFirstDataset(OCRDataset):
 
 
 class TextToImageModule(OCRModule):
-    """The reader's module; validation scores the losses only (reading is not its job now)."""
+    """The reader's module; validation scores the losses only (reading is not its job now).
+
+    Training drops the prompt of a `prompt_dropout` share of the sequences (classifier-free
+    guidance), drawn from (seed, step, rank): a resumed run drops the same ones.
+    """
+
+    def __init__(
+        self, config: dict[str, Any], vocabulary: list[str], prompt_dropout: float = 0.0
+    ) -> None:
+        super().__init__(config, vocabulary)
+        self.prompt_dropout = prompt_dropout
+
+    def training_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The batch as trained on: some prompts replaced by the empty one."""
+        if not self.prompt_dropout:
+            return batch
+        rng = np.random.default_rng([self.config.train.seed, self.global_step, self.global_rank])
+        drop = torch.from_numpy(rng.random(len(batch["input_ids"])) < self.prompt_dropout)
+        return drop_prompts(self.layout, batch, drop.to(batch["input_ids"].device))
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return super().training_step(self.training_batch(batch), batch_idx)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         losses = self.losses(batch)
@@ -90,7 +113,9 @@ def finetune(
     val_set = None
     if config.data.val_dataset:
         val_set = text_first_dataset(config.data.val_dataset, source, run_config)
-    module = TextToImageModule.create(run_config, source.vocabulary)
+    module = TextToImageModule(
+        config_to_dict(run_config), source.vocabulary.tokens, config.data.prompt_dropout
+    )
     if module.layout != source.layout:
         raise UserError(f"{config.model}: inverse_dalle.json does not match its training config")
     module.model.load_state_dict(source.model.state_dict())

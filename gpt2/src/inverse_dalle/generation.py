@@ -30,10 +30,12 @@ from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.reading import read_grids
 from inverse_dalle.token_format import IMAGE_TO_TEXT, TEXT_TO_IMAGE, text_prompt
 from ocr_common.atomic import atomic_directory, check_replaceable
+from ocr_common.devices import resolve_device
 from ocr_common.errors import UserError
 from ocr_common.json_files import write_json
 from ocr_common.metrics import normalize, score
 from ocr_common.tables import write_table
+from ocr_common.tesseract import read_by_orientation
 from vqvae.token_table import grid_to_string
 
 SUMMARY_FILE = "summary.json"
@@ -58,15 +60,24 @@ class ImageGenerator:
         self.exported = exported
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, device: str = "cpu") -> ImageGenerator:
-        return cls(load_export(directory, device))
+    def from_pretrained(
+        cls, directory: str | os.PathLike, device: str | torch.device | None = None
+    ) -> ImageGenerator:
+        """The export in `directory` on `device` (None: cuda when available, else cpu)."""
+        return cls(load_export(directory, resolve_device(device)))
 
     def default_sampling(self) -> SamplingConfig:
         """The export's sampling settings (generation_config.json); plain sampling for a reader."""
         config = GenerationConfig.from_pretrained(self.exported.directory)
         if not config.do_sample:
             return SamplingConfig()
-        return SamplingConfig(config.top_k or 0, config.top_p or 1.0, config.temperature or 1.0)
+        return SamplingConfig(
+            config.top_k or 0,
+            config.top_p or 1.0,
+            config.temperature or 1.0,
+            # absent from drawers finetuned before guidance; 0 is a scale, not "absent"
+            1.0 if config.guidance_scale is None else config.guidance_scale,
+        )
 
     def _require(self, order: str, remedy: str) -> None:
         if self.exported.order != order:
@@ -110,6 +121,7 @@ class ImageGenerator:
             seed,
             batch_size,
             can_end=drawer,  # only a drawing model learned to end an image with [IMG_PAD]
+            empty_prompt=text_prompt([]) if drawer else None,
         )
 
     def _draw(self, samples: list[list[int]], captions: list[str]) -> list[Drawing]:
@@ -166,6 +178,8 @@ class GenerationRequest:
     sampling: dict[str, Any] = field(default_factory=dict)  # overrides of the export's defaults
     reader_dir: Path | None = None  # an OCR export that reads each image back
     candidates: int = 1  # draw this many per image and keep the one the reader likes best
+    device: str | None = None  # None: cuda when available, else cpu
+    tesseract: bool = False  # Tesseract reads each image back too: a judge we did not train
 
 
 def file_name(index: int, caption: str) -> str:
@@ -193,13 +207,19 @@ def generate(request: GenerationRequest) -> dict[str, Any]:
     if request.candidates > 1 and (request.prompt is None or request.reader_dir is None):
         raise UserError("--candidates ranks drawings of a prompt: give a prompt and --reader")
     check_replaceable(request.output_dir, SUMMARY_FILE, overwrite=False)  # before drawing
-    generator = ImageGenerator.from_pretrained(request.model_dir)
+    generator = ImageGenerator.from_pretrained(request.model_dir, request.device)
     try:
         settings = replace(generator.default_sampling(), **request.sampling)
         settings.validate()
     except ValueError as error:
         raise UserError(f"sampling: {error}") from None
-    reader = InverseDalleOCR.from_pretrained(request.reader_dir) if request.reader_dir else None
+    if request.prompt is None and settings.guidance_scale != 1.0:
+        raise UserError("--guidance-scale steers a drawer towards its prompt: give a prompt")
+    reader = (
+        InverseDalleOCR.from_pretrained(request.reader_dir, request.device)
+        if request.reader_dir
+        else None
+    )
     start = time.perf_counter()
     if request.prompt is None:
         drawings = generator.draw_unconditional(
@@ -263,6 +283,16 @@ def generate(request: GenerationRequest) -> dict[str, Any]:
     with atomic_directory(request.output_dir, SUMMARY_FILE) as staging:
         for name, drawing in zip(names, drawings, strict=True):
             drawing.image.save(staging / name)
+        if request.tesseract:  # it reads the PNGs as written
+            orientations = [
+                "vertical" if d.image.height > d.image.width else "horizontal" for d in drawings
+            ]
+            readings = read_by_orientation([staging / n for n in names], orientations)
+            table["tesseract"] = readings
+            table["tesseract_match"] = [
+                normalize(r) == normalize(t) for r, t in zip(readings, texts, strict=True)
+            ]
+            summary["read_back_tesseract"] = score(readings, texts).as_dict()
         write_table(table, staging / CAPTIONS_FILE)
         write_json(staging / SUMMARY_FILE, summary)
     return summary

@@ -4,6 +4,9 @@ Drawing never writes text, so each step multiplies the last hidden state by the 
 tied embedding only (reading.py does the same with the text rows), and no text token can be
 sampled. All samples of a batch share one prompt (N drawings of one text), so the padding between
 text and image is dropped and positions are given explicitly, exactly as training saw them.
+
+Classifier-free guidance runs the conditional and the unconditional (empty prompt) sequences as
+one batch of 2N over one KV cache; the shorter empty prompt is padded and masked, as in training.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from transformers.generation.logits_process import (
 
 from inverse_dalle.config import SamplingConfig
 from inverse_dalle.token_format import TokenLayout
+from inverse_dalle.vocabulary import PAD_ID
 
 
 def warpers(settings: SamplingConfig) -> LogitsProcessorList:
@@ -43,18 +47,34 @@ def _sample_batch(
     processors: LogitsProcessorList,
     generator: torch.Generator,
     can_end: bool,
+    guidance: tuple[list[int], float] | None,
 ) -> list[list[int]]:
     device = model.device
-    ids = torch.tensor([[*prompt, layout.row_id]], device=device).expand(batch, -1)
-    positions = torch.tensor([*range(len(prompt)), image_start], device=device)
-    out = model.transformer(input_ids=ids, position_ids=positions.expand(batch, -1), use_cache=True)
-    hidden, cache = out.last_hidden_state[:, -1], out.cache  # (B, C)
+    prompts = [prompt] if guidance is None else [prompt, guidance[0]]
+    length = max(len(p) for p in prompts)
+    # Rows 0…B-1 draw with the prompt; with guidance, rows B…2B-1 with the empty one.
+    ids = torch.tensor(
+        [[*p, *[PAD_ID] * (length - len(p)), layout.row_id] for p in prompts], device=device
+    ).repeat_interleave(batch, dim=0)
+    positions = torch.tensor([*range(length), image_start], device=device).expand(len(ids), -1)
+    mask = None  # no padding without guidance: plain causal attention
+    if guidance is not None:
+        mask = torch.tensor(
+            [[1] * len(p) + [0] * (length - len(p)) + [1] for p in prompts], device=device
+        ).repeat_interleave(batch, dim=0)
+    out = model.transformer(
+        input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True
+    )
+    hidden, cache = out.last_hidden_state[:, -1], out.cache  # (B or 2B, C)
     image_weight = model.lm_head.weight[layout.row_id : layout.vocab_size].float()  # (V_image, C)
     end = layout.image_pad_id - layout.row_id  # [IMG_PAD]'s row in image_weight
     tokens = torch.full((batch, 1), layout.row_id, device=device)
     ended = torch.zeros(batch, dtype=torch.bool, device=device)
     for step in range(1, layout.max_visual_length):
-        logits = hidden.float() @ image_weight.T  # (B, V_image)
+        logits = hidden.float() @ image_weight.T  # (B or 2B, V_image)
+        if guidance is not None:
+            conditional, unconditional = logits[:batch], logits[batch:]
+            logits = unconditional + guidance[1] * (conditional - unconditional)
         if not can_end:  # a reader never learned to end an image: it fills the budget
             logits[:, end] = -torch.inf
         probs = torch.softmax(processors(tokens, logits), dim=-1)
@@ -64,9 +84,15 @@ def _sample_batch(
         ended |= sampled == layout.image_pad_id
         if bool(ended.all()) or step == layout.max_visual_length - 1:
             break
-        position = torch.full((batch, 1), image_start + step, device=device)
+        position = torch.full((len(ids), 1), image_start + step, device=device)
+        if mask is not None:
+            mask = torch.cat([mask, mask.new_ones(len(mask), 1)], dim=1)
         out = model.transformer(
-            input_ids=sampled[:, None], position_ids=position, cache=cache, use_cache=True
+            input_ids=sampled.repeat(len(prompts))[:, None],
+            attention_mask=mask,
+            position_ids=position,
+            cache=cache,
+            use_cache=True,
         )
         hidden, cache = out.last_hidden_state[:, -1], out.cache
     end_id = layout.image_pad_id
@@ -83,20 +109,27 @@ def sample_image_tokens(
     seed: int,
     batch_size: int = 16,
     can_end: bool = True,
+    empty_prompt: list[int] | None = None,
 ) -> list[list[int]]:
     """`num_samples` token sequences, each `[ROW] …` up to `max_visual_length` tokens, end dropped.
 
     `prompt` is what precedes the image (`<s> text </s>`, or nothing for an unconditional image
     from a reader) and `image_start` the position of the first [ROW]. `can_end`: whether [IMG_PAD]
-    may end an image (only a text-to-image model learned to). Same seed and batch size, same
-    samples.
+    may end an image (only a text-to-image model learned to). `empty_prompt` (`<s> </s>`) is the
+    unconditional prompt of `settings.guidance_scale`; a scale of 1 never runs it. Same seed and
+    batch size, same samples.
     """
+    guidance = None
+    if settings.guidance_scale != 1.0:
+        if empty_prompt is None:
+            raise ValueError("guidance_scale other than 1 needs an empty_prompt")
+        guidance = (empty_prompt, settings.guidance_scale)
     generator = torch.Generator(device=model.device).manual_seed(seed)
     processors = warpers(settings)
     samples: list[list[int]] = []
     for start in range(0, num_samples, batch_size):
         batch = min(batch_size, num_samples - start)
         samples += _sample_batch(
-            model, layout, prompt, image_start, batch, processors, generator, can_end
+            model, layout, prompt, image_start, batch, processors, generator, can_end, guidance
         )
     return samples

@@ -141,6 +141,22 @@ def ocr_example(layout: TokenLayout, grid: list[list[int]], text_ids: list[int])
     )
 
 
+def drop_prompts(
+    layout: TokenLayout, batch: dict[str, torch.Tensor], drop: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """A text-first batch whose rows where `drop` (B,) is true have the empty prompt `<s> </s>`
+    instead of their text, images untouched: the unconditional examples of classifier-free
+    guidance."""
+    empty = text_first_example(layout, [], [])
+    width = layout.text_length  # the text with its padding; the image starts after it
+    dropped = dict(batch)
+    for key in ("input_ids", "attention_mask", "text_targets"):  # no image target in the text
+        value = batch[key].clone()
+        value[drop, :width] = getattr(empty, key)[:width].to(value.device)
+        dropped[key] = value
+    return dropped
+
+
 def text_first_example(layout: TokenLayout, grid: list[list[int]], text_ids: list[int]) -> Example:
     """The text-then-image sequence of text-to-image finetuning (`text_ids` already truncated)."""
     text = text_prompt(text_ids)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class _Job:
     min_height: int
     max_height: int
     vertical_share: float
+    plain: bool
     fonts: dict[str, tuple[FontFace, ...]]
     sampler: TextSampler
     name_width: int
@@ -95,7 +97,7 @@ def _make_item(job: _Job, split: str, index: int) -> tuple[dict[str, str], int]:
             break
     else:
         raise RuntimeError(f"{split} item {index}: no font among {len(fonts)} draws the texts")
-    image = render_text_image(text, face, vertical, rng, job.min_height, job.max_height)
+    image = render_text_image(text, face, vertical, rng, job.min_height, job.max_height, job.plain)
     relative = f"images/{split}/{index:0{job.name_width}d}.png"
     with atomic_path(job.output_dir / relative) as tmp:
         image.save(tmp, format="PNG")
@@ -148,14 +150,19 @@ def _check_arguments(
         raise UserError(f"vertical share must be between 0 and 1, not {share}")
 
 
-def _fonts_for(counts: dict[str, int]) -> dict[str, tuple[FontFace, ...]]:
+def _fonts_for(counts: dict[str, int], font_family: str | None) -> dict[str, tuple[FontFace, ...]]:
     found = fonts_by_split()
+    if font_family:  # a regular expression the font's name must start with
+        pattern = re.compile(font_family)
+        found = {
+            group: [f for f in faces if pattern.match(f.name)] for group, faces in found.items()
+        }
     for split, count in counts.items():
         group = SPLITS[split][0]
         if count and not found[group]:
             raise UserError(
-                f"no {group} font found for the {split} split "
-                "(see `python -m ocr_common.fonts --summary`)"
+                f"no {group} font{f' matching {font_family!r}' if font_family else ''} found for "
+                f"the {split} split (see `python -m ocr_common.fonts --summary`)"
             )
     return {group: tuple(faces) for group, faces in found.items()}
 
@@ -172,8 +179,13 @@ def synthesize(
     max_height: int = 64,
     vertical_share: float = 0.3,
     progress: bool = True,
+    plain: bool = False,
+    font_family: str | None = None,
 ) -> SynthesisReport:
-    """Write `output_dir/{train,validation,test-heldout-fonts}.csv` and their PNG images."""
+    """Write `output_dir/{train,validation,test-heldout-fonts}.csv` and their PNG images.
+
+    `plain`: black on white, upright, sharp; `font_family`: only fonts whose name matches it.
+    """
     started = time.perf_counter()
     counts = {"train": num_train, "validation": num_validation, "test-heldout-fonts": num_test}
     _check_arguments(counts, seed, workers, (min_height, max_height), vertical_share)
@@ -184,7 +196,8 @@ def synthesize(
         min_height=min_height,
         max_height=max_height,
         vertical_share=vertical_share,
-        fonts=_fonts_for(counts),
+        plain=plain,
+        fonts=_fonts_for(counts, font_family),
         sampler=sampler,
         name_width=max(6, len(str(max(counts.values()) - 1))),
     )

@@ -10,7 +10,7 @@ import io
 import math
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from ocr_common.fonts import FontFace
 
@@ -109,10 +109,17 @@ def render_text_image(
     rng: np.random.Generator,
     min_height: int = 16,
     max_height: int = 64,
+    plain: bool = False,
 ) -> Image.Image:
-    """An RGB crop of `text`; the font size (text height in px) is drawn from the given range."""
+    """An RGB crop of `text`; the font size (text height in px) is drawn from the given range.
+
+    `plain`: black on white, upright and sharp (one look per font, e.g. for a drawer to learn).
+    """
     size = int(rng.integers(min_height, max_height + 1))
     mask = text_mask(text, face, size, vertical)
+    if plain:
+        mask = ImageOps.invert(_with_margins(mask, size, vertical, rng))
+        return Image.merge("RGB", (mask, mask, mask))
     if rng.random() < ROTATION_PROBABILITY:
         angle = rng.uniform(-MAX_ROTATION_DEGREES, MAX_ROTATION_DEGREES)
         mask = mask.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
