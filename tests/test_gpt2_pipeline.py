@@ -209,7 +209,10 @@ def test_ocr_reads_images_like_token_tables(pipeline: dict[str, Path]) -> None:
     from_tokens = ocr.read_grids([string_to_grid(s) for s in table["visual_tokens"]])
     assert [t for t, _ in from_images] == [ocr.text(r) for r in from_tokens]
     assert all(0.0 < c <= 1.0 for _, c in from_images)
-    assert ocr.read(images[0]) == from_images[0]
+    # A batch of one sums in another order than a batch of eight: equal to float precision only.
+    text, confidence = ocr.read(images[0])
+    assert text == from_images[0][0]
+    assert confidence == pytest.approx(from_images[0][1], rel=1e-4)
 
 
 def test_predict_from_token_table_folder_and_dataset_table(

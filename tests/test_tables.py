@@ -32,6 +32,7 @@ def test_missing_column_and_file_and_suffix(tmp_path):
         read_table(tmp_path / "t.csv")
     with pytest.raises(UserError, match="table not found"):
         read_table(tmp_path / "none.csv")
+    (tmp_path / "t.tsv").write_text("img_path\ta.png\n")
     with pytest.raises(UserError, match="unsupported table format"):
         read_table(tmp_path / "t.tsv")
 

@@ -29,18 +29,36 @@ def _check_suffix(path: Path) -> None:
         raise UserError(f"{path}: unsupported table format '{path.suffix}' (use .csv or .parquet)")
 
 
+def _check_field_counts(path: Path) -> None:
+    """Every row has as many fields as the header. pandas would take a first row with one more
+    (`x.png,24,000원`, an unquoted comma) as an index column and shift every column."""
+    with path.open(encoding="utf-8", newline="") as file:
+        rows = csv.reader(file)
+        header = next(rows, [])
+        for row in rows:
+            if row and len(row) != len(header):
+                raise UserError(
+                    f"{path}: line {rows.line_num} has {len(row)} fields, the header "
+                    f'{len(header)} (quote text that holds a comma: "24,000원")'
+                )
+
+
 def read_table(
     path: str | os.PathLike, required: Sequence[str] = ("img_path", "text")
 ) -> pd.DataFrame:
     """Read a table, check its columns and NFC-normalise its `text` column."""
     path = Path(path)
-    _check_suffix(path)
-    if not path.is_file():
+    if not path.is_file():  # before the suffix: a mistyped folder has none
         raise UserError(f"{path}: table not found")
+    _check_suffix(path)
     try:
         if path.suffix.lower() == ".csv":
+            _check_field_counts(path)
             # keep_default_na=False: a sign reading "NA" or "null" is text, not a missing value.
-            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+            # index_col=False: a row with an extra field must not turn column 1 into an index.
+            table = pd.read_csv(
+                path, dtype=str, keep_default_na=False, encoding="utf-8", index_col=False
+            )
         else:
             table = pd.read_parquet(path)
     except (UnicodeDecodeError, ValueError, OSError, pd.errors.ParserError) as error:
@@ -124,12 +142,12 @@ def open_arrow_table(
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if not path.is_file():
+        raise UserError(f"{path}: table not found")
     if suffix not in SUFFIXES + ARROW_SUFFIXES:
         raise UserError(
             f"{path}: unsupported table format '{path.suffix}' (use .csv, .parquet or .arrow)"
         )
-    if not path.is_file():
-        raise UserError(f"{path}: table not found")
     if suffix in ARROW_SUFFIXES:
         mapped = path
     else:

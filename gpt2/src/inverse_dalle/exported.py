@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, GPT2LMHeadModel
 
 from inverse_dalle.export import FORMAT_FILE, VOCAB_FILE, VQVAE_DIR, layout_from_metadata
@@ -53,10 +54,21 @@ def load_export(directory: str | os.PathLike, device: str | torch.device = "cpu"
         )
     try:
         # float32 whatever the stored dtype: a half export is a storage format, not a CPU one.
-        model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32)
-    except (OSError, ValueError) as error:
-        first = str(error).splitlines()[0]
+        model, loading = AutoModelForCausalLM.from_pretrained(
+            directory, dtype=torch.float32, output_loading_info=True
+        )
+    except (OSError, ValueError, RuntimeError, SafetensorError) as error:
+        first = (str(error).splitlines() or [type(error).__name__])[0]
         raise UserError(f"{directory}: cannot load the GPT-2 weights ({first})") from None
+    # transformers fills weights missing from the file with random ones and only logs it.
+    unfit = {
+        kind: sorted(map(str, loading[f"{kind}_keys"]))
+        for kind in ("missing", "unexpected", "mismatched")
+        if loading.get(f"{kind}_keys")
+    }
+    if unfit:
+        details = "; ".join(f"{len(keys)} {kind}, e.g. {keys[0]}" for kind, keys in unfit.items())
+        raise UserError(f"{directory}: model.safetensors does not fit config.json ({details})")
     tokenizer = None
     if (directory / VQVAE_DIR).is_dir():
         tokenizer = ImageTokenizer.from_pretrained(directory / VQVAE_DIR)

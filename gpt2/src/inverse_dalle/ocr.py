@@ -14,7 +14,7 @@ from inverse_dalle.reading import Reading, read_grids, text_log_likelihoods
 from inverse_dalle.token_format import IMAGE_TO_TEXT, TokenLayout
 from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.errors import UserError
-from ocr_common.images import load_image
+from ocr_common.images import UnreadableImage, load_image
 from vqvae.tokenizer import ImageTokenizer
 
 ImageInput = Image.Image | str | os.PathLike
@@ -60,17 +60,41 @@ class InverseDalleOCR:
     def text(self, reading: Reading) -> str:
         return self.vocabulary.decode(reading.ids)
 
-    def tokenize(self, images: Sequence[ImageInput], batch_size: int = 64) -> list[list[list[int]]]:
+    def tokenize_each(
+        self, images: Sequence[ImageInput], batch_size: int = 64
+    ) -> list[list[list[int]] | None]:
+        """A grid per image, None where it cannot be read. Each file is decoded, shrunk to the
+        VQVAE's input and dropped before the next, so a batch of big photos needs little memory."""
         if self.tokenizer is None:
             raise UserError("this export has no bundled vqvae/: it reads token tables only")
-        return self.tokenizer.tokenize([load_image(image) for image in images], batch_size)
+        inputs = []
+        for image in images:
+            try:
+                inputs.append(self.tokenizer.prepare(load_image(image)))
+            except UnreadableImage:
+                inputs.append(None)
+        encoded = iter(self.tokenizer.encode([x for x in inputs if x is not None], batch_size))
+        return [None if x is None else next(encoded) for x in inputs]
+
+    def tokenize(self, images: Sequence[ImageInput], batch_size: int = 64) -> list[list[list[int]]]:
+        """A grid per image; an image that cannot be read is a UserError naming it."""
+        return self.tokenize_each([load_image(image) for image in images], batch_size)
 
     def read_batch(
         self, images: Sequence[ImageInput], batch_size: int = 64
     ) -> list[tuple[str, float]]:
-        """(text, confidence) for each image or image path; confidence = P(chosen tokens)."""
-        readings = self.read_grids(self.tokenize(images, batch_size), batch_size)
-        return [(self.text(reading), reading.confidence) for reading in readings]
+        """(text, confidence) for each image or image path; confidence = P(chosen tokens). An
+        image that cannot be read gives ("", 0.0), as in predict: the others are still read."""
+        grids = self.tokenize_each(images, batch_size)
+        readings = iter(self.read_grids([g for g in grids if g is not None], batch_size))
+        return [
+            ("", 0.0) if grid is None else self._text_and_confidence(next(readings))
+            for grid in grids
+        ]
+
+    def _text_and_confidence(self, reading: Reading) -> tuple[str, float]:
+        return self.text(reading), reading.confidence
 
     def read(self, image: ImageInput) -> tuple[str, float]:
-        return self.read_batch([image])[0]
+        """(text, confidence) of one image; an image that cannot be read is a UserError."""
+        return self.read_batch([load_image(image)])[0]

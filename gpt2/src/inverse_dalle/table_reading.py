@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from PIL import Image
 from tqdm import tqdm
 
 from inverse_dalle.data import check_made_by
@@ -19,11 +18,11 @@ from inverse_dalle.exported import ExportedModel
 from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.reading import Reading
 from ocr_common.errors import UserError
-from ocr_common.images import IMAGE_SUFFIXES, UnreadableImage, list_images, load_image
+from ocr_common.images import IMAGE_SUFFIXES, list_images
 from ocr_common.tables import read_table, resolve_image_paths
 from vqvae.token_table import read_meta, string_to_grid
 
-CHUNK = 1024  # rows tokenised or read at once (images held in memory, progress updates)
+CHUNK = 1024  # rows tokenised or read at once (VQVAE inputs held, not images; progress updates)
 
 
 @dataclass
@@ -72,16 +71,9 @@ def _tokenize_files(
     grids: list[list[list[int]] | None] = []
     with tqdm(total=len(files), unit="img", desc="tokenising", disable=not show_progress) as bar:
         for start in range(0, len(files), CHUNK):
-            images: list[Image.Image | None] = []
-            for file in files[start : start + CHUNK]:
-                try:
-                    images.append(load_image(file))
-                except UnreadableImage:
-                    images.append(None)
-            readable = [image for image in images if image is not None]
-            encoded = iter(ocr.tokenize(readable, batch_size) if readable else [])
-            grids.extend(next(encoded) if image is not None else None for image in images)
-            bar.update(len(images))
+            chunk = files[start : start + CHUNK]
+            grids.extend(ocr.tokenize_each(chunk, batch_size))
+            bar.update(len(chunk))
     return grids
 
 

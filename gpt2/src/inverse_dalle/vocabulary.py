@@ -24,6 +24,7 @@ SPECIALS = (BOS, EOS, PAD, UNK)
 BOS_ID, EOS_ID, PAD_ID, UNK_ID = range(len(SPECIALS))
 TEXT_UNITS = ("syllable", "jamo")
 PRINTABLE_ASCII = "".join(chr(c) for c in range(0x20, 0x7F))
+UNSAFE_IN_LINES = ("Cc", "Zl", "Zp")  # Unicode categories: controls, line/paragraph separators
 KOREAN_PUNCTUATION = "₩·‥…‘’“”〈〉《》「」『』【】〔〕※○●□■△▲▽▼◇◆☆★→←↑↓〒°±×÷"
 
 
@@ -47,8 +48,19 @@ class Vocabulary:
 
     @classmethod
     def build(cls, texts: Iterable[str], text_unit: str = "syllable") -> Vocabulary:
-        """The base characters plus every other character of `texts`, in a stable order."""
-        extra = sorted({c for text in texts for c in cls._units(text, text_unit)})
+        """The base characters plus every other character of `texts`, in a stable order.
+
+        Control characters (a label's newline or tab) and line separators are left out: vocab.txt
+        holds one token per line, so they would split it; they are read as <unk>.
+        """
+        extra = sorted(
+            {
+                c
+                for text in texts
+                for c in cls._units(text, text_unit)
+                if unicodedata.category(c) not in UNSAFE_IN_LINES
+            }
+        )
         return cls([*SPECIALS, *dict.fromkeys(base_characters(text_unit) + extra)], text_unit)
 
     @staticmethod
@@ -82,5 +94,10 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: str | os.PathLike, text_unit: str) -> Vocabulary:
-        lines = Path(path).read_text(encoding="utf-8").split("\n")
+        try:
+            lines = Path(path).read_text(encoding="utf-8").split("\n")
+        except FileNotFoundError:
+            raise UserError(f"{path}: not found") from None
+        except UnicodeDecodeError as error:
+            raise UserError(f"{path}: not UTF-8 ({error.reason})") from None
         return cls(lines[:-1] if lines and lines[-1] == "" else lines, text_unit)

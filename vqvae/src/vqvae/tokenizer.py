@@ -96,35 +96,36 @@ class ImageTokenizer:
     def template(self, image: Image.Image) -> tuple[int, int]:
         return choose_template(image.width, image.height, self.max_length)
 
+    def prepare(self, image: Image.Image) -> torch.Tensor:
+        """The model's input for one image: small, so a caller can drop a big photo right away."""
+        image = to_rgb(image)  # upright first: the template comes from its size
+        return to_template_tensor(
+            image, self.template(image), self.downsample, self.model.num_channels
+        )[0]
+
     @torch.inference_mode()
-    def tokenize(
-        self, images: Sequence[Image.Image], batch_size: int = 64
-    ) -> list[list[list[int]]]:
-        """One grid (rows × cols of code ids) per image, in input order; batched by template."""
-        images = [to_rgb(image) for image in images]  # upright first: the template needs its size
-        by_template: dict[tuple[int, int], list[int]] = defaultdict(list)
-        for position, image in enumerate(images):
-            by_template[self.template(image)].append(position)
-        grids: list[list[list[int]]] = [[] for _ in images]
+    def encode(self, inputs: Sequence[torch.Tensor], batch_size: int = 64) -> list[list[list[int]]]:
+        """One grid (rows × cols of code ids) per `prepare`d input, in order; batched by template
+        (the input's shape)."""
+        by_template: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for position, tensor in enumerate(inputs):
+            by_template[tuple(tensor.shape)].append(position)
+        grids: list[list[list[int]]] = [[] for _ in inputs]
         device = next(self.model.parameters()).device
-        for template, positions in by_template.items():
+        for positions in by_template.values():
             for start in range(0, len(positions), batch_size):
                 chunk = positions[start : start + batch_size]
-                batch = torch.stack(
-                    [
-                        to_template_tensor(
-                            images[p],
-                            template,
-                            self.downsample,
-                            self.model.num_channels,
-                        )[0]
-                        for p in chunk
-                    ]
-                )
+                batch = torch.stack([inputs[p] for p in chunk])
                 encoded = self.model.encode(batch.to(device)).tolist()
                 for position, grid in zip(chunk, encoded, strict=True):
                     grids[position] = grid
         return grids
+
+    def tokenize(
+        self, images: Sequence[Image.Image], batch_size: int = 64
+    ) -> list[list[list[int]]]:
+        """One grid (rows × cols of code ids) per image, in input order; batched by template."""
+        return self.encode([self.prepare(image) for image in images], batch_size)
 
     @torch.inference_mode()
     def draw(self, grid: Sequence[Sequence[int]]) -> Image.Image:
