@@ -81,6 +81,7 @@ def test_two_process_tokenizing_equals_one_process(
         )
         # batch size 3 leaves the two ranks unequal batch counts (allowed when predicting).
         options = ["--dataset", dataset, "--output", output, "--batch-size", 3, "--no-progress"]
+        options += ["--device", "cpu"]  # two CPU ranks, even where a GPU is the default
         result = run([PREDICT_SCRIPT, config, checkpoint, *overrides, *options], tmp_path)
         if name == "ddp":  # both ranks joined the process group
             assert "MEMBER: 1/2" in result.stderr and "MEMBER: 2/2" in result.stderr

@@ -1,22 +1,29 @@
 """The GPU path, checked on CPU: gradient clipping with a fused AdamW under mixed precision (the
-crash on CUDA), since PyTorch has a fused AdamW on CPU and Lightning's bf16-mixed runs on CPU."""
+crash on CUDA), since PyTorch has a fused AdamW on CPU and Lightning's bf16-mixed runs on CPU;
+--device on every command that runs a model."""
 
 from __future__ import annotations
 
+import runpy
+import sys
 from pathlib import Path
 
 import lightning as L
+import pandas as pd
 import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.plugins.precision import MixedPrecision
-from training_helpers import TINY_GPT2_CONFIG, write_token_table
+from training_helpers import GPT2_SRC, ROOT, TINY_GPT2_CONFIG, write_token_table
 
 from inverse_dalle.config import InverseDalleConfig
+from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.training import train
 from ocr_common.config import load_config
+from ocr_common.devices import default_device
 from ocr_common.optimization import ClipsFusedOptimizerGradients
 
+VQVAE_SRC = ROOT / "vqvae" / "src"
 CLIP = 1e-3  # far below any real gradient norm here, so every step is clipped
 
 
@@ -107,3 +114,59 @@ def test_fused_adamw_clipping_unscales_fp16_gradients_first(one_thread: None) ->
     assert len(norms.at_step) == 2
     assert max(norms.at_step) == pytest.approx(CLIP, rel=1e-3)  # not 2**10 × CLIP
     assert scaler.get_scale() == 2.0**10  # no step skipped as overflowing
+
+
+PRETRAINED = ROOT / "pretrained" / "korean-ocr-tiny"
+COMMANDS = {
+    "gpt2 predict": (GPT2_SRC / "predict.py", [PRETRAINED, ROOT / "examples"]),
+    "gpt2 evaluate": (GPT2_SRC / "evaluate.py", [PRETRAINED, ROOT / "examples" / "labels.csv"]),
+    "gpt2 generate": (GPT2_SRC / "generate.py", [PRETRAINED, "--unconditional"]),
+    "vqvae predict": (VQVAE_SRC / "predict.py", [PRETRAINED / "vqvae", "--dataset", "x.csv"]),
+    "vqvae evaluate": (VQVAE_SRC / "evaluate.py", ["c.yaml", "last.ckpt", "--dataset", "x.csv"]),
+}
+
+
+def run_entry_script(path: Path, args: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", [str(path), *map(str, args)])
+    runpy.run_path(str(path), run_name="__main__")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("device", ["cuda:99", "tpu", "not-a-device"])
+def test_unavailable_device_is_one_clear_error(
+    command: str, device: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    script, args = COMMANDS[command]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        run_entry_script(script, [*args, "--output", "out.csv", "--device", device], monkeypatch)
+    error = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2, error
+    assert error.startswith(f"error: device '{device}'") and "\n" not in error, error
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_without_cuda_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    script, args = COMMANDS["gpt2 predict"]
+    with pytest.raises(SystemExit) as exit_info:
+        run_entry_script(
+            script, [*args, "--output", tmp_path / "r.csv", "--device", "cuda"], monkeypatch
+        )
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: device 'cuda': CUDA is not available here; use --device cpu"
+    )
+
+
+def test_device_cpu_reads_as_the_api_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script, args = COMMANDS["gpt2 predict"]
+    run_entry_script(
+        script, [*args, "--output", tmp_path / "r.csv", "--device", "cpu"], monkeypatch
+    )
+    readings = pd.read_csv(tmp_path / "r.csv", keep_default_na=False)
+    ocr = InverseDalleOCR.from_pretrained(PRETRAINED)  # default device: cpu here, else cuda
+    assert ocr.model.device.type == default_device()
+    expected = ocr.read_batch([ROOT / "examples" / Path(p).name for p in readings["img_path"]])
+    assert list(readings["text"]) == [text for text, _ in expected]

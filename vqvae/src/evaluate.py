@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ocr_common.config import load_config
+from ocr_common.devices import add_device_argument, resolve_device
 from ocr_common.errors import run_cli
 from ocr_common.json_files import write_json
 from vqvae.config import VQVAEConfig
@@ -24,12 +25,15 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=300, help="first N images of the table")
     parser.add_argument("--output", help="JSON to write (default: beside the checkpoint)")
     parser.add_argument("--max-length", type=int, help="token budget (default: data.max_length)")
+    add_device_argument(parser)
     parser.add_argument("overrides", nargs="*", help="config key=value overrides")
     args = parser.parse_intermixed_args()  # key=value overrides may follow options
+    device = resolve_device(args.device)
     config = load_config(VQVAEConfig, args.config, args.overrides)
     tokenizer = ImageTokenizer.from_checkpoint(
         config.model, args.checkpoint, args.max_length or config.data.max_length
     )
+    tokenizer.model.to(device)
     report = evaluate_fidelity(tokenizer, args.dataset, args.limit)
     output = Path(args.output or Path(args.checkpoint).with_name("fidelity.json"))
     values = {

@@ -14,6 +14,7 @@ from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.predictions import merge_repeats, readings_table, scores_table
 from inverse_dalle.table_reading import read_rows
 from ocr_common.cli import command_parser
+from ocr_common.devices import add_device_argument
 from ocr_common.errors import UserError, run_cli
 from ocr_common.json_files import write_json
 from ocr_common.metrics import score_by_group
@@ -73,10 +74,11 @@ def read(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
         action="store_true",
         help="merge rows of one img_path (token tables written with --use-tta) into one reading",
     )
+    add_device_argument(parser)
     args = parser.parse_args(argv)
     _check_batch_size(args.batch_size)
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
-    ocr = InverseDalleOCR.from_pretrained(args.model_dir)
+    ocr = InverseDalleOCR.from_pretrained(args.model_dir, args.device)
     result = read_rows(ocr, args.inputs, args.batch_size)
     predictions = readings_table(result)
     if args.merge_tta:
@@ -98,10 +100,11 @@ def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> None
         "--predictions", help="also write each row's reading and reference (.csv or .parquet)"
     )
     parser.add_argument("--batch-size", type=int, default=64)
+    add_device_argument(parser)
     args = parser.parse_args(argv)
     _check_batch_size(args.batch_size)
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
-    ocr = InverseDalleOCR.from_pretrained(args.model_dir)
+    ocr = InverseDalleOCR.from_pretrained(args.model_dir, args.device)
     result = read_rows(ocr, args.table, args.batch_size)
     rows = result.rows
     if "text" not in rows.columns:
@@ -146,6 +149,7 @@ def draw(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
     parser.add_argument(
         "--candidates", type=int, default=1, help="draw K per image; the reader keeps the best"
     )
+    add_device_argument(parser)
     parser.add_argument("--tesseract", action="store_true", help="Tesseract reads them back too")
     args = parser.parse_args(argv)
     if args.unconditional == (args.prompt is not None):
@@ -168,6 +172,7 @@ def draw(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
             sampling={k: v for k, v in overrides.items() if v is not None},
             reader_dir=Path(args.reader) if args.reader else None,
             candidates=args.candidates,
+            device=args.device,
             tesseract=args.tesseract,
         )
     )

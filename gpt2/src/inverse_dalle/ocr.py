@@ -13,6 +13,7 @@ from inverse_dalle.exported import load_export
 from inverse_dalle.reading import Reading, read_grids, text_log_likelihoods
 from inverse_dalle.token_format import IMAGE_TO_TEXT, TokenLayout
 from inverse_dalle.vocabulary import Vocabulary
+from ocr_common.devices import resolve_device
 from ocr_common.errors import UserError
 from ocr_common.images import UnreadableImage, load_image
 from vqvae.tokenizer import ImageTokenizer
@@ -33,9 +34,10 @@ class InverseDalleOCR:
 
     @classmethod
     def from_pretrained(
-        cls, directory: str | os.PathLike, device: str | torch.device = "cpu"
+        cls, directory: str | os.PathLike, device: str | torch.device | None = None
     ) -> InverseDalleOCR:
-        exported = load_export(directory, device)
+        """The reader in `directory` on `device` (None: cuda when available, else cpu)."""
+        exported = load_export(directory, resolve_device(device))
         if exported.order != IMAGE_TO_TEXT:
             raise UserError(
                 f"{directory}: a {exported.order} model draws images (src/generate.py); reading "

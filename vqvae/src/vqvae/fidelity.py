@@ -52,6 +52,7 @@ def evaluate_fidelity(
         list(table["orientation"]) if "orientation" in table else ["horizontal"] * len(table)
     )
     model = tokenizer.model
+    device = next(model.parameters()).device
     counts = torch.zeros(tokenizer.num_embeddings)
     l1_sum = mse_sum = 0.0
     kept: list[int] = []
@@ -65,9 +66,9 @@ def evaluate_fidelity(
             tensor, placement = to_template_tensor(
                 image, tokenizer.template(image), model.downsample, model.num_channels
             )
-            indices = model.encode(tensor[None])
-            rebuilt = model.decode(indices)[0]
-            counts += torch.bincount(indices.flatten(), minlength=tokenizer.num_embeddings)
+            indices = model.encode(tensor[None].to(device))
+            rebuilt = model.decode(indices)[0].cpu()
+            counts += torch.bincount(indices.flatten().cpu(), minlength=tokenizer.num_embeddings)
             l1_sum += float((rebuilt - tensor).abs().mean())
             mse_sum += float(((rebuilt - tensor) ** 2).mean())
             # Crop the padding and scale back, so Tesseract sees what it saw in the original.
