@@ -61,7 +61,7 @@ class ImageGenerator:
 
     @classmethod
     def from_pretrained(
-        cls, directory: str | os.PathLike, device: str | torch.device | None = None
+        cls, directory: str | os.PathLike, device: str | None = None
     ) -> ImageGenerator:
         """The export in `directory` on `device` (None: cuda when available, else cpu)."""
         return cls(load_export(directory, resolve_device(device)))

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from ocr_common.cli import command_parser
 from ocr_common.config import load_config
+from ocr_common.devices import add_device_argument, lightning_accelerator, resolve_device
 from ocr_common.errors import UserError
 from vqvae.config import VQVAEConfig
 from vqvae.tokenize_table import tokenize_table
@@ -13,9 +14,10 @@ from vqvae.tokenizer import ImageTokenizer
 
 TOKENIZE_DESCRIPTION = """Tokenise a dataset table (img_path,text,…) into a token table.
 
-Runs on the config's train.accelerator/devices/num_nodes/strategy (override them like
-train.devices=4 train.strategy=ddp); with several devices each rank writes a shard and rank 0
-merges them into one table, identical to a single-device run."""
+Runs on --device (cpu, cuda or cuda:N; default: cuda when available, else cpu), on as many as
+train.devices/num_nodes/strategy say (override them like train.devices=4 train.strategy=ddp);
+with several devices each rank writes a shard and rank 0 merges them into one table, identical
+to a single-device run."""
 
 TOKENIZE_EXAMPLES = (
     "%(prog)s vqvae/config/vqvae-tiny.yaml runs/vqvae-tiny/last.ckpt "
@@ -35,10 +37,12 @@ def tokenize(argv: Sequence[str] | None = None, prog: str | None = None) -> None
     parser.add_argument("--num-repeats", type=int, default=4, help="rows per image with --use-tta")
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers")
     parser.add_argument("--no-progress", action="store_true")
+    add_device_argument(parser)
     parser.add_argument("overrides", nargs="*", help="config key=value overrides")
     args = parser.parse_intermixed_args(argv)  # key=value overrides may follow options
     if args.batch_size < 1 or (args.use_tta and args.num_repeats < 1):
         raise UserError("--batch-size and --num-repeats must be at least 1")
+    accelerator, devices = lightning_accelerator(resolve_device(args.device))
     config = load_config(VQVAEConfig, args.config, args.overrides)
     max_length = args.max_length or config.data.max_length
     tokenizer = ImageTokenizer.from_checkpoint(config.model, args.checkpoint, max_length)
@@ -50,8 +54,8 @@ def tokenize(argv: Sequence[str] | None = None, prog: str | None = None) -> None
         num_workers=args.num_workers,
         num_repeats=args.num_repeats if args.use_tta else 1,
         progress=not args.no_progress,
-        devices=config.train.devices,
-        accelerator=config.train.accelerator,
+        devices=devices or config.train.devices,
+        accelerator=accelerator,
         num_nodes=config.train.num_nodes,
         strategy=config.train.strategy,
     )
