@@ -55,8 +55,9 @@ def test_atomic_directory_keeps_others_and_removes_a_killed_runs_leftovers(tmp_p
     target = tmp_path / "out"
     target.mkdir()
     (target / "notes.txt").write_text("mine")
-    with pytest.raises(UserError, match="not written by this project"), atomic_directory(
-        target, "ours.json"
+    with (
+        pytest.raises(UserError, match="not written by this project"),
+        atomic_directory(target, "ours.json"),
     ):
         pass
     assert (target / "notes.txt").is_file()
@@ -267,3 +268,54 @@ def test_read_batch_reads_the_good_images_of_a_batch_with_a_bad_one(tmp_path: Pa
 def test_exported_files_are_readable_by_others(pipeline: dict[str, Path]) -> None:
     for path in pipeline["export"].rglob("*"):
         assert path.stat().st_mode & 0o044 == 0o044 or path.is_dir(), path
+
+
+# 10. Settings and files a user can get wrong: one `error:` line and exit 2, not a traceback.
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ("train.accumulate_grad_batches=0", "accumulate_grad_batches"),
+        ("model.n_head=0", "n_head"),
+        ("train.accelerator=gpu", "accelerator"),
+        ("train.precision=bogus", "precision"),
+        ("train.num_workers=-1", "num_workers"),
+        ("optim.optimizer.lr=-0.1", "lr"),
+        ("optim.scheduler.name=bogus", "scheduler"),
+    ],
+)
+def test_bad_training_setting_is_one_line_error(
+    pipeline: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys,
+    override: str,
+    match: str,
+) -> None:
+    if override == "train.accelerator=gpu" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    args = [pipeline["config"], override, "--run-dir", tmp_path / "run"]
+    expect_cli_error("train.py", args, match, monkeypatch, capsys)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [(b"train: {epochs: 1}\n# \xff\xfe\n", "UTF-8"), (b"- a\n- b\n", "mapping")],
+)
+def test_unreadable_yaml_is_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, content: bytes, match: str
+) -> None:
+    (tmp_path / "bad.yaml").write_bytes(content)
+    expect_cli_error("train.py", [tmp_path / "bad.yaml"], match, monkeypatch, capsys)
+
+
+def test_token_table_row_over_the_budget_is_one_line_error(
+    pipeline: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    table = read_table(pipeline["folder"] / "validation.parquet", ("visual_tokens",))
+    table.loc[0, "visual_tokens"] = " ".join(["1"] * 40)  # one row of 40 > 32 tokens
+    write_table(table, tmp_path / "long.parquet")
+    write_meta(tmp_path / "long.parquet", read_meta(pipeline["folder"] / "validation.parquet"))
+    args = [pipeline["export"], tmp_path / "long.parquet", "--output", tmp_path / "out.csv"]
+    expect_cli_error("predict.py", args, "row 2", monkeypatch, capsys)

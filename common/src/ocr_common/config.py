@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import (
     ConfigAttributeError,
     ConfigKeyError,
@@ -52,6 +52,10 @@ def load_config(schema: type[T], path: str | os.PathLike, overrides: Sequence[st
         from_file = OmegaConf.load(path)
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text ({error.reason})") from None
+    if not isinstance(from_file, DictConfig):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections (data:, …)")
     merged = OmegaConf.structured(schema)
     layers = ((str(path), lambda: from_file), ("override", lambda: _dotlist(overrides)))
     for source, layer in layers:

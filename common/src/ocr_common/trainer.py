@@ -14,6 +14,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
@@ -49,6 +50,10 @@ class TrainConfig:
             raise ValueError(f"train.logger must be one of {sorted(LOGGERS)}, not '{self.logger}'")
         if self.batch_size < 1:
             raise ValueError("train.batch_size must be at least 1")
+        if self.accumulate_grad_batches < 1:
+            raise ValueError("train.accumulate_grad_batches must be at least 1")
+        if self.num_workers < 0:
+            raise ValueError("train.num_workers must be at least 0 (0: load in the main process)")
 
 
 @dataclass
@@ -220,6 +225,23 @@ def build_trainer(
         save_top_k=1,
         every_n_train_steps=config.checkpoint_every_n_steps or None,
     )
+    try:
+        return _trainer(config, run_dir, callbacks, resume, checkpoint)
+    except (MisconfigurationException, ValueError) as error:  # accelerator, precision, devices…
+        first = (str(error).splitlines() or [type(error).__name__])[0]
+        raise UserError(
+            f"train.accelerator={config.accelerator}, train.devices={config.devices}, "
+            f"train.strategy={config.strategy}, train.precision={config.precision}: {first}"
+        ) from None
+
+
+def _trainer(
+    config: TrainConfig,
+    run_dir: Path,
+    callbacks: list[Callback],
+    resume: ResumePoint | None,
+    checkpoint: ModelCheckpoint,
+) -> L.Trainer:
     interval = config.validation_interval
     return L.Trainer(
         default_root_dir=run_dir,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from transformers import SchedulerType
+
 from inverse_dalle.vocabulary import TEXT_UNITS
 from ocr_common.trainer import TrainConfig
 
@@ -47,6 +49,10 @@ class OptimizerConfig:
     def validate(self) -> None:
         if self.name not in ("adamw", "apex_fused_adam"):
             raise ValueError("optim.optimizer.name must be adamw or apex_fused_adam")
+        if not self.lr > 0:
+            raise ValueError(f"optim.optimizer.lr must be positive, not {self.lr}")
+        if self.eps < 0 or self.weight_decay < 0:
+            raise ValueError("optim.optimizer.eps and weight_decay must not be negative")
 
 
 @dataclass
@@ -54,6 +60,13 @@ class SchedulerConfig:
     name: str = "linear"  # any transformers.get_scheduler name
     num_warmup_steps: int = 100
     num_training_steps: int = 10_000
+
+    def validate(self) -> None:
+        names = [kind.value for kind in SchedulerType]
+        if self.name not in names:
+            raise ValueError(f"optim.scheduler.name must be one of {names}, not '{self.name}'")
+        if self.num_warmup_steps < 0:
+            raise ValueError("optim.scheduler.num_warmup_steps must not be negative")
 
 
 @dataclass
@@ -77,6 +90,9 @@ class InverseDalleConfig:
     train: GPT2TrainConfig = field(default_factory=GPT2TrainConfig)
 
     def validate(self) -> None:
+        for key in ("n_embd", "n_layer", "n_head", "n_positions"):
+            if getattr(self.model, key) < 1:
+                raise ValueError(f"model.{key} must be at least 1")
         if self.model.n_embd % self.model.n_head:
             raise ValueError(
                 f"model.n_embd ({self.model.n_embd}) must be divisible by model.n_head "
@@ -93,6 +109,7 @@ class InverseDalleConfig:
         if self.data.text_unit not in TEXT_UNITS:
             raise ValueError(f"data.text_unit must be one of {TEXT_UNITS}")
         self.optim.optimizer.validate()
+        self.optim.scheduler.validate()
         self.train.validate()
 
 
@@ -143,5 +160,6 @@ class FinetuneConfig:
                 f"data.prompt_dropout must be in [0, 1), got {self.data.prompt_dropout}"
             )
         self.optim.optimizer.validate()
+        self.optim.scheduler.validate()
         self.train.validate()
         self.sampling.validate()

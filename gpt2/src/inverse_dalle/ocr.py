@@ -47,10 +47,18 @@ class InverseDalleOCR:
 
     def read_grids(self, grids: Sequence[list[list[int]]], batch_size: int = 64) -> list[Reading]:
         """Readings of token grids (as in a token table), in order."""
-        for grid in grids:
-            if any(code < 0 or code >= self.layout.num_codes for row in grid for code in row):
-                raise UserError(f"token grid has code ids outside [0, {self.layout.num_codes})")
+        for number, grid in enumerate(grids):
+            try:
+                self.check_grid(grid)
+            except ValueError as error:
+                raise UserError(f"token grid {number}: {error}") from None
         return read_grids(self.model, self.layout, grids, batch_size)
+
+    def check_grid(self, grid: list[list[int]]) -> None:
+        """ValueError unless this reader can read `grid`: codes of its codebook, in its budget."""
+        if any(code < 0 or code >= self.layout.num_codes for row in grid for code in row):
+            raise ValueError(f"token grid has code ids outside [0, {self.layout.num_codes})")
+        self.layout.visual_ids(grid)  # raises when over max_visual_length
 
     def log_likelihoods(
         self, grids: Sequence[list[list[int]]], text: str, batch_size: int = 64

@@ -55,11 +55,14 @@ def check_token_table(ocr: InverseDalleOCR | ExportedModel, path: Path) -> None:
         check_made_by(path, ocr.tokenizer)
 
 
-def _grids_from_tokens(rows: pd.DataFrame, path: Path) -> list[list[list[int]]]:
+def _grids_from_tokens(
+    ocr: InverseDalleOCR, rows: pd.DataFrame, path: Path
+) -> list[list[list[int]]]:
     grids = []
     for number, tokens in enumerate(rows["visual_tokens"], start=2):  # header is line 1
         try:
             grids.append(string_to_grid(str(tokens)))
+            ocr.check_grid(grids[-1])
         except ValueError as error:
             raise UserError(f"{path}: row {number}: {error}") from None
     return grids
@@ -89,7 +92,7 @@ def read_rows(
     rows = load_rows(path)
     if "visual_tokens" in rows.columns:
         check_token_table(ocr, path)
-        grids: list[list[list[int]] | None] = list(_grids_from_tokens(rows, path))
+        grids: list[list[list[int]] | None] = list(_grids_from_tokens(ocr, rows, path))
     else:
         if ocr.tokenizer is None:
             raise UserError(f"{path}: has no visual_tokens column and the model bundles no VQVAE")

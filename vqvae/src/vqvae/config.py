@@ -95,5 +95,7 @@ class VQVAEConfig:
             raise ValueError("data.max_length must be at least 2")
         if len(self.optim.betas) != 2:
             raise ValueError("optim.betas needs two values")
+        if not self.optim.lr > 0:
+            raise ValueError(f"optim.lr must be positive, not {self.optim.lr}")
         if not 0.0 <= self.data.validation_ratio < 1.0:
             raise ValueError("data.validation_ratio must be in [0, 1)")
