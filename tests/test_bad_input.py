@@ -20,6 +20,7 @@ from inverse_dalle.config import InverseDalleConfig
 from inverse_dalle.table_reading import read_rows
 from inverse_dalle.training import train
 from inverse_dalle.vocabulary import Vocabulary
+from ocr_common.aihub import process_aihub
 from ocr_common.atomic import atomic_directory
 from ocr_common.config import load_config
 from ocr_common.errors import UserError
@@ -261,7 +262,7 @@ def test_read_batch_reads_the_good_images_of_a_batch_with_a_bad_one(tmp_path: Pa
     ocr = InverseDalleOCR.from_pretrained(PRETRAINED)
     readings = ocr.read_batch([EXAMPLE, tmp_path / "bad.png"])
     assert readings[0][0] == "사토시" and readings[1] == ("", 0.0)
-    with pytest.raises(UserError, match="bad.png"):
+    with pytest.raises(UserError, match=r"bad\.png"):
         ocr.read(tmp_path / "bad.png")
 
 
@@ -319,3 +320,28 @@ def test_token_table_row_over_the_budget_is_one_line_error(
     write_meta(tmp_path / "long.parquet", read_meta(pipeline["folder"] / "validation.parquet"))
     args = [pipeline["export"], tmp_path / "long.parquet", "--output", tmp_path / "out.csv"]
     expect_cli_error("predict.py", args, "row 2", monkeypatch, capsys)
+
+
+# 7. One hostile AIHub annotation is skipped with a reason, never the end of the run.
+
+
+def test_aihub_skips_hostile_annotations_and_keeps_the_rest(tmp_path: Path) -> None:
+    images, labels = tmp_path / "원천", tmp_path / "라벨"
+    images.mkdir()
+    labels.mkdir()
+    shutil.copy(EXAMPLE, images / "sign.png")
+    long_id = json.dumps("가" * 100)  # 300 bytes: too long for a file name
+    (labels / "sign.json").write_text(
+        '{"images": [{"id": 1, "file_name": "sign.png"}], "annotations": ['
+        f'{{"id": {long_id}, "image_id": 1, "bbox": [0, 0, 20, 20], "text": "긴"}},'
+        '{"id": 2, "image_id": 1, "bbox": [0, 0, 1e400, 5], "text": "무한"},'
+        f'{{"id": 3, "image_id": 1, "bbox": [0, 0, {10**400}, 5], "text": "큰"}},'
+        '{"id": 4, "image_id": 1, "bbox": [0, 0, Infinity, 5], "text": "무한"},'
+        '{"id": 5, "image_id": 1, "bbox": [1e300, 0, 1e300, 5], "text": "넘침"}]}',
+        encoding="utf-8",
+    )
+    (labels / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    report = process_aihub(labels, images, tmp_path / "crops", workers=1, progress=False)
+    assert report.kept == 1 and report.skipped["bad_box"] == 4
+    assert report.malformed_files == ["deep.json"]
+    assert len(read_table(report.output_dataset)) == 1

@@ -9,10 +9,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
-
 from ocr_common.aihub.labels import Annotation
 from ocr_common.atomic import atomic_path
+from ocr_common.images import UnreadableImage, load_image
 
 # The labels do not say the reading direction. Two stacked syllables are already about 2:1 tall
 # (the seed's real vertical signs measure 1.5–3.9 height/width, its horizontal ones 0.24–0.5);
@@ -30,8 +29,15 @@ class CropJob:
     annotations: tuple[Annotation, ...]
 
 
-def _sanitise(text: str) -> str:
-    return _UNSAFE.sub("_", text).strip("._") or "_"
+def _sanitise(text: str, max_bytes: int = 80) -> str:
+    """File-name-safe `text`; one too long for a name (255 bytes) is cut and keeps a hash of the
+    whole, so two long ids stay apart."""
+    safe = _UNSAFE.sub("_", text).strip("._") or "_"
+    if len(safe.encode("utf-8")) <= max_bytes:
+        return safe
+    digest = hashlib.sha1(safe.encode("utf-8")).hexdigest()[:8]
+    cut = safe.encode("utf-8")[: max_bytes - 9].decode("utf-8", errors="ignore")
+    return f"{cut}~{digest}"
 
 
 def crop_name(relative_path: str, annotation_id: str) -> str:
@@ -62,11 +68,8 @@ def crop_image(job: CropJob, output_dir: Path) -> tuple[list[dict[str, str]], Co
     """Rows `{crop, text, orientation, source}` for the kept crops, and the skips by reason."""
     skipped: Counter = Counter()
     try:
-        with Image.open(job.image_path) as opened:  # leaving closes the file, keeps the pixels
-            opened.load()  # decode now, so a truncated file fails here
-            # convert() copies even an RGB image: a quarter of the time on 12-megapixel photos
-            image = opened if opened.mode == "RGB" else opened.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError):
+        image = load_image(job.image_path)  # boxes are on the upright (EXIF-rotated) image
+    except UnreadableImage:
         skipped["unreadable_image"] += len(job.annotations)
         return [], skipped
     rows = []

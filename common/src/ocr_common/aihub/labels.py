@@ -7,20 +7,20 @@ A label file is JSON with `images: [{id, file_name, width, height}]` and
 from __future__ import annotations
 
 import json
-import math
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 ILLEGIBLE = "xxx"
+MAX_COORDINATE = 1e9
 
 # Every skipped annotation is counted once, under the first reason that applies, in this order.
 SKIP_REASONS = (
     "unknown_image",  # its image_id is not among the file's images
     "empty_text",  # missing, not a string, or only white space
     "illegible",  # the text contains "xxx" (wholly or partly unreadable)
-    "bad_box",  # null, not four finite numbers, or zero/negative width or height
+    "bad_box",  # null, not four numbers under 10⁹ in size, or zero/negative width or height
     "unsafe_path",  # file_name is absolute or contains "..": it would escape IMAGE_DIR
     "missing_image",
     "ambiguous_image",  # found only by its bare name, which several files under IMAGE_DIR have
@@ -59,8 +59,12 @@ def parse_box(value: object) -> tuple[float, float, float, float] | None:
         return None
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
         return None
-    x, y, w, h = (float(v) for v in value)
-    if not all(math.isfinite(v) for v in (x, y, w, h)) or w <= 0 or h <= 0:
+    try:
+        x, y, w, h = (float(v) for v in value)
+    except OverflowError:  # an integer like 10**400
+        return None
+    # No photo is a billion pixels wide; beyond that x + w could overflow to inf when clipped.
+    if not all(abs(v) < MAX_COORDINATE for v in (x, y, w, h)) or w <= 0 or h <= 0:
         return None
     return x, y, w, h
 
@@ -70,6 +74,8 @@ def _load(path: Path) -> tuple[list[dict], list[dict]]:
         data = json.loads(path.read_text(encoding="utf-8-sig"))  # some exports start with a BOM
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise MalformedLabels(f"not readable JSON ({error})") from None
+    except RecursionError:
+        raise MalformedLabels("not readable JSON (nested too deeply)") from None
     images = data.get("images") if isinstance(data, dict) else None
     annotations = data.get("annotations") if isinstance(data, dict) else None
     if not isinstance(images, list) or not isinstance(annotations, list):
