@@ -345,3 +345,20 @@ def test_aihub_skips_hostile_annotations_and_keeps_the_rest(tmp_path: Path) -> N
     assert report.kept == 1 and report.skipped["bad_box"] == 4
     assert report.malformed_files == ["deep.json"]
     assert len(read_table(report.output_dataset)) == 1
+
+
+# 13. An output the command cannot write is refused before the reading, not after it.
+
+
+@pytest.mark.parametrize(
+    ("script", "option"), [("predict.py", "--output"), ("evaluate.py", "--predictions")]
+)
+def test_unsupported_output_suffix_is_refused_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, script: str, option: str
+) -> None:
+    def must_not_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("read the images before checking the output")
+
+    monkeypatch.setattr("inverse_dalle.cli.read_rows", must_not_read)
+    args = [PRETRAINED, REPO / "examples" / "labels.csv", option, tmp_path / "out.txt"]
+    expect_cli_error(script, args, "unsupported table format", monkeypatch, capsys)

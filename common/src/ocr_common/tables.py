@@ -24,7 +24,8 @@ from ocr_common.errors import UserError
 SUFFIXES = (".csv", ".parquet")
 
 
-def _check_suffix(path: Path) -> None:
+def check_table_suffix(path: Path) -> None:
+    """A table we can write: commands check their output before the work, not after it."""
     if path.suffix.lower() not in SUFFIXES:
         raise UserError(f"{path}: unsupported table format '{path.suffix}' (use .csv or .parquet)")
 
@@ -50,7 +51,7 @@ def read_table(
     path = Path(path)
     if not path.is_file():  # before the suffix: a mistyped folder has none
         raise UserError(f"{path}: table not found")
-    _check_suffix(path)
+    check_table_suffix(path)
     try:
         if path.suffix.lower() == ".csv":
             _check_field_counts(path)
@@ -74,7 +75,7 @@ def read_table(
 def write_table(table: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write atomically, as CSV or Parquet by the suffix of `path`."""
     path = Path(path)
-    _check_suffix(path)
+    check_table_suffix(path)
     with atomic_path(path) as tmp:
         if path.suffix.lower() == ".csv":
             table.to_csv(tmp, index=False, encoding="utf-8")

@@ -18,7 +18,7 @@ from ocr_common.devices import add_device_argument
 from ocr_common.errors import UserError, run_cli
 from ocr_common.json_files import write_json
 from ocr_common.metrics import score_by_group
-from ocr_common.tables import write_table
+from ocr_common.tables import check_table_suffix, write_table
 from vqvae.cli import tokenize
 
 READ_DESCRIPTION = """Read single cropped text lines (horizontal or vertical), one per image.
@@ -77,6 +77,7 @@ def read(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
     add_device_argument(parser)
     args = parser.parse_args(argv)
     _check_batch_size(args.batch_size)
+    check_table_suffix(Path(args.output))
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
     ocr = InverseDalleOCR.from_pretrained(args.model_dir, args.device)
     result = read_rows(ocr, args.inputs, args.batch_size)
@@ -103,6 +104,8 @@ def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> None
     add_device_argument(parser)
     args = parser.parse_args(argv)
     _check_batch_size(args.batch_size)
+    if args.predictions:
+        check_table_suffix(Path(args.predictions))
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
     ocr = InverseDalleOCR.from_pretrained(args.model_dir, args.device)
     result = read_rows(ocr, args.table, args.batch_size)
