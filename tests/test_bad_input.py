@@ -362,3 +362,34 @@ def test_unsupported_output_suffix_is_refused_before_reading(
     monkeypatch.setattr("inverse_dalle.cli.read_rows", must_not_read)
     args = [PRETRAINED, REPO / "examples" / "labels.csv", option, tmp_path / "out.txt"]
     expect_cli_error(script, args, "unsupported table format", monkeypatch, capsys)
+
+
+# 9. Predict decodes, shrinks and drops each image: never a chunk of full-size images at once.
+
+
+def test_reading_a_folder_holds_one_decoded_image_at_a_time(
+    pipeline: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+    import weakref
+
+    import inverse_dalle.ocr
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for index in range(6):
+        shutil.copy(EXAMPLE, folder / f"{index}.png")
+    alive: list[weakref.ref] = []
+    most = 0
+
+    def tracked(source: object) -> Image.Image:
+        nonlocal most
+        gc.collect()
+        most = max(most, sum(ref() is not None for ref in alive))
+        image = load_image(source)
+        alive.append(weakref.ref(image))
+        return image
+
+    monkeypatch.setattr(inverse_dalle.ocr, "load_image", tracked)
+    result = read_rows(InverseDalleOCR.from_pretrained(pipeline["export"]), folder)
+    assert len(result.rows) == 6 and most == 0
