@@ -5,8 +5,9 @@
 #
 # Every label folder under AIHUB_ROOT whose name contains 라벨 ("[라벨]Training", "라벨링데이터")
 # is paired with the folder named alike with 원천 ("[원천]Training", "원천데이터"): beside it, or
-# else the only one so named anywhere under AIHUB_ROOT. Its split comes from its path (Training →
-# train, Validation → validation). scripts/process_external_dataset.py does the work per pair; this
+# else the only one so named anywhere under AIHUB_ROOT, or else the only 원천 folder of the same
+# split (the download pairs "[라벨]Training" with "[원천]Training_간판_…_원천데이터 1"). A folder's
+# split comes from its path (Training → train, Validation → validation). scripts/process_external_dataset.py does the work per pair; this
 # script only pairs the folders and concatenates the per-pair tables.
 set -euo pipefail
 
@@ -17,7 +18,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${PYTHON:-$repo/.venv/bin/python}"
 [[ -x "$python" ]] || python=python3
 
-source_folder() {  # the 원천 folder paired with label folder "$1", or nothing
+source_folder() {  # the 원천 folder paired with label folder "$1" of split pattern "$2", or nothing
   local name candidate found=()
   name="$(basename "$1")"
   name="${name/라벨링데이터/원천데이터}"
@@ -28,6 +29,11 @@ source_folder() {  # the 원천 folder paired with label folder "$1", or nothing
     while IFS= read -r -d '' candidate; do
       [[ "$(basename "$candidate")" == "$name" ]] && found+=("$candidate")
     done < <(find "$root" -type d -name '*원천*' -print0)
+    if [[ ${#found[@]} -eq 0 ]]; then
+      while IFS= read -r -d '' candidate; do
+        [[ "${candidate#"$root"/}" == $2 ]] && found+=("$candidate")
+      done < <(find "$root" -type d -name '*원천*' -prune -print0)
+    fi
   fi
   if [[ ${#found[@]} -eq 1 ]]; then printf '%s\n' "${found[0]}"; fi
 }
@@ -39,7 +45,7 @@ for split in train validation; do
   while IFS= read -r -d '' labels; do
     relative="${labels#"$root"/}"
     [[ "$relative" == $pattern ]] || continue
-    images="$(source_folder "$labels")"
+    images="$(source_folder "$labels" "$pattern")"
     if [[ -z "$images" ]]; then
       echo "error: $labels: no single matching 원천 (source image) folder found" >&2
       exit 2

@@ -4,6 +4,7 @@ file names, folders with spaces and brackets, boxes partly outside, and the merg
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import unicodedata
@@ -247,3 +248,20 @@ def test_shell_script_merges_training_and_validation(aihub_root, tmp_path):
         assert all((output / path).is_file() for path in table["img_path"])
     assert sorted(p.name for p in output.iterdir()) == ["images", "train.csv", "validation.csv"]
     assert pd.Series(train["img_path"]).is_unique
+
+
+def test_shell_script_pairs_the_real_downloads_folder_names(aihub_root, tmp_path):
+    """The download names its source folders "[원천]Training_간판_…_원천데이터 1": paired with
+    "[라벨]Training" by the split and the 라벨/원천 markers, not by the whole name."""
+    root = tmp_path / "download"
+    shutil.copytree(aihub_root, root)
+    (root / IMAGES).rename(root / "Training" / "[원천]Training_간판_가로형간판_원천데이터 1")
+    output = tmp_path / "out"
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "preprocess-aihub-ocr.sh"), str(root), str(output)],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable},
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(read_table(output / "train.csv")["text"]) == sorted([*SIGN_CROPS, "책", "외딴"])
