@@ -12,6 +12,7 @@ from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, GPT2LMHeadModel
 
 from inverse_dalle.export import FORMAT_FILE, VOCAB_FILE, VQVAE_DIR, layout_from_metadata
+from inverse_dalle.model import use_fused_gelu
 from inverse_dalle.token_format import FORMAT_VERSION, ORDERS, TokenLayout
 from inverse_dalle.vocabulary import VOCAB_VERSION, Vocabulary
 from ocr_common.errors import UserError
@@ -73,5 +74,5 @@ def load_export(directory: str | os.PathLike, device: str | torch.device = "cpu"
     if (directory / VQVAE_DIR).is_dir():
         tokenizer = ImageTokenizer.from_pretrained(directory / VQVAE_DIR)
         tokenizer.model.to(device)
-    model = model.to(device).eval()
+    model = use_fused_gelu(model).to(device).eval()
     return ExportedModel(directory, model, layout, vocabulary, tokenizer, metadata)
