@@ -20,7 +20,7 @@ from inverse_dalle.config import InverseDalleConfig
 from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.training import train
 from ocr_common.config import load_config
-from ocr_common.devices import default_device
+from ocr_common.devices import default_device, fast_inference
 from ocr_common.optimization import ClipsFusedOptimizerGradients
 
 VQVAE_SRC = ROOT / "vqvae" / "src"
@@ -170,3 +170,9 @@ def test_device_cpu_reads_as_the_api_default(
     assert ocr.model.device.type == default_device()
     expected = ocr.read_batch([ROOT / "examples" / Path(p).name for p in readings["img_path"]])
     assert list(readings["text"]) == [text for text, _ in expected]
+
+
+def test_bf16_autocast_only_on_cuda() -> None:
+    assert not isinstance(fast_inference(torch.device("cpu")), torch.autocast)
+    on_cuda = fast_inference(torch.device("cuda"))  # constructing it needs no GPU
+    assert isinstance(on_cuda, torch.autocast) and on_cuda.fast_dtype == torch.bfloat16

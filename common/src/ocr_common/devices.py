@@ -56,8 +56,8 @@ def lightning_accelerator(device: torch.device) -> tuple[str, list[int] | None]:
 
 def allow_tf32(device: torch.device | str) -> None:
     """On CUDA, let float32 matrix products use TF32 tensor cores (~8× fp32's throughput, as
-    Lightning advises); a no-op elsewhere. Not for the VQVAE's nearest-code search, where lower
-    precision could flip near-ties: that stays full fp32 (torch's default) in the tokenisers."""
+    Lightning advises); a no-op elsewhere. Training calls it; the tokenising and reading commands
+    do not, so the VQVAE's nearest-code search there stays full fp32 (near-ties cannot flip)."""
     if torch.device(device).type == "cuda":
         torch.set_float32_matmul_precision("high")
 

@@ -20,6 +20,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 from ocr_common.atomic import atomic_path
+from ocr_common.devices import allow_tf32
 from ocr_common.errors import UserError
 
 
@@ -243,7 +244,7 @@ def _trainer(
     checkpoint: ModelCheckpoint,
 ) -> L.Trainer:
     interval = config.validation_interval
-    return L.Trainer(
+    trainer = L.Trainer(
         default_root_dir=run_dir,
         accelerator=config.accelerator,
         devices=config.devices,
@@ -269,3 +270,5 @@ def _trainer(
         ],
         use_distributed_sampler=False,  # ocr_common.sampling shards by rank
     )
+    allow_tf32(trainer.strategy.root_device)  # float32 matmuls on CUDA tensor cores
+    return trainer

@@ -23,6 +23,7 @@ from transformers.generation.logits_process import (
 from inverse_dalle.config import SamplingConfig
 from inverse_dalle.token_format import TokenLayout
 from inverse_dalle.vocabulary import PAD_ID
+from ocr_common.devices import fast_inference
 
 
 def warpers(settings: SamplingConfig) -> LogitsProcessorList:
@@ -62,9 +63,10 @@ def _sample_batch(
         mask = torch.tensor(
             [[1] * len(p) + [0] * (length - len(p)) + [1] for p in prompts], device=device
         ).repeat_interleave(batch, dim=0)
-    out = model.transformer(
-        input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True
-    )
+    with fast_inference(device):  # bf16 on CUDA; the logits below stay float32
+        out = model.transformer(
+            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True
+        )
     hidden, cache = out.last_hidden_state[:, -1], out.cache  # (B or 2B, C)
     image_weight = model.lm_head.weight[layout.row_id : layout.vocab_size].float()  # (V_image, C)
     end = layout.image_pad_id - layout.row_id  # [IMG_PAD]'s row in image_weight
@@ -87,13 +89,14 @@ def _sample_batch(
         position = torch.full((len(ids), 1), image_start + step, device=device)
         if mask is not None:
             mask = torch.cat([mask, mask.new_ones(len(mask), 1)], dim=1)
-        out = model.transformer(
-            input_ids=sampled.repeat(len(prompts))[:, None],
-            attention_mask=mask,
-            position_ids=position,
-            cache=cache,
-            use_cache=True,
-        )
+        with fast_inference(device):
+            out = model.transformer(
+                input_ids=sampled.repeat(len(prompts))[:, None],
+                attention_mask=mask,
+                position_ids=position,
+                cache=cache,
+                use_cache=True,
+            )
         hidden, cache = out.last_hidden_state[:, -1], out.cache
     end_id = layout.image_pad_id
     return [row[: row.index(end_id)] if end_id in row else row for row in tokens.tolist()]

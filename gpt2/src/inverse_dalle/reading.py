@@ -4,7 +4,8 @@ Computing logits over the 16 384 image codes at every step would be wasted work 
 it is most of the step), so each step multiplies the last hidden state by the text rows of the tied
 embedding only. Prompts of one batch share their visual length, so no compute goes to padding: the
 padding between image and text is dropped and positions are given explicitly, exactly as training
-saw them (padding there is masked out of attention).
+saw them (padding there is masked out of attention). On CUDA the transformer runs in bf16
+autocast (tensor cores); the text logits that pick each token stay float32 everywhere.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from transformers import GPT2LMHeadModel
 
 from inverse_dalle.token_format import TokenLayout
 from inverse_dalle.vocabulary import BOS_ID, EOS_ID
+from ocr_common.devices import fast_inference
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,10 @@ def _read_batch(
     batch, length = len(visual), len(visual[0])
     prompt = torch.tensor([[*ids, BOS_ID] for ids in visual], device=device)
     positions = torch.tensor([*range(length), layout.max_visual_length], device=device)
-    out = model.transformer(
-        input_ids=prompt, position_ids=positions.expand(batch, -1), use_cache=True
-    )
+    with fast_inference(device):
+        out = model.transformer(
+            input_ids=prompt, position_ids=positions.expand(batch, -1), use_cache=True
+        )
     hidden, past = out.last_hidden_state[:, -1], out.cache
     tokens = torch.zeros(batch, 0, dtype=torch.long, device=device)
     log_confidence = torch.zeros(batch, device=device)
@@ -60,9 +63,10 @@ def _read_batch(
         if bool(ended.all()) or step == layout.max_text_length:
             break
         position = torch.full((batch, 1), layout.max_visual_length + 1 + step, device=device)
-        out = model.transformer(
-            input_ids=best[:, None], position_ids=position, cache=past, use_cache=True
-        )
+        with fast_inference(device):
+            out = model.transformer(
+                input_ids=best[:, None], position_ids=position, cache=past, use_cache=True
+            )
         hidden, past = out.last_hidden_state[:, -1], out.cache
     readings = []
     for row, confidence, done in zip(
@@ -127,10 +131,11 @@ def text_log_likelihoods(
             *range(length),
             *range(layout.max_visual_length, layout.max_visual_length + len(text)),
         ]
-        hidden = model.transformer(
-            input_ids=ids,
-            position_ids=torch.tensor(positions, device=model.device).expand(len(chunk), -1),
-        ).last_hidden_state[:, length:]
+        with fast_inference(model.device):
+            hidden = model.transformer(
+                input_ids=ids,
+                position_ids=torch.tensor(positions, device=model.device).expand(len(chunk), -1),
+            ).last_hidden_state[:, length:]
         log_probs = _text_log_probs(model, layout, hidden)
         chosen = log_probs.gather(2, targets.expand(len(chunk), -1)[..., None]).squeeze(2)
         for index, value in zip(chunk, chosen.sum(dim=1).tolist(), strict=True):
