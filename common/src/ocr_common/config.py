@@ -43,19 +43,14 @@ def _describe(error: OmegaConfBaseException) -> str:
     return str(error).splitlines()[0]
 
 
-def load_config(schema: type[T], path: str | os.PathLike, overrides: Sequence[str] = ()) -> T:
-    """Load `path` into the dataclass `schema`, apply dotlist `overrides`, run `validate()`."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        from_file = OmegaConf.load(path)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"{path}: not UTF-8 text ({error.reason})") from None
-    if not isinstance(from_file, DictConfig):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections (data:, …)")
+def load_config(
+    schema: type[T], path: str | os.PathLike | None, overrides: Sequence[str] = ()
+) -> T:
+    """Load `path` into the dataclass `schema`, apply dotlist `overrides`, run `validate()`.
+
+    `path` None starts from the schema's defaults (a command given an export, not a config)."""
+    from_file = _read_yaml(Path(path)) if path is not None else OmegaConf.create()
+    path = path if path is not None else "defaults"
     merged = OmegaConf.structured(schema)
     layers = ((str(path), lambda: from_file), ("override", lambda: _dotlist(overrides)))
     for source, layer in layers:
@@ -74,6 +69,20 @@ def load_config(schema: type[T], path: str | os.PathLike, overrides: Sequence[st
         except ValueError as error:
             raise ConfigError(f"{path}: {error}") from None
     return config
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        loaded = OmegaConf.load(path)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text ({error.reason})") from None
+    if not isinstance(loaded, DictConfig):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections (data:, …)")
+    return loaded
 
 
 def _dotlist(overrides: Sequence[str]) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from ocr_common.cli import command_parser
 from ocr_common.config import load_config
@@ -14,21 +15,51 @@ from vqvae.tokenizer import ImageTokenizer
 
 TOKENIZE_DESCRIPTION = """Tokenise a dataset table (img_path,text,…) into a token table.
 
+MODEL is an exported VQVAE folder (src/export.py; a reader export bundles one in vqvae/, e.g.
+pretrained/korean-ocr-tiny/vqvae: the tokens to fine-tune that reader on), or the YAML config a
+Lightning CHECKPOINT was trained with.
+
 Runs on --device (cpu, cuda or cuda:N; default: cuda when available, else cpu), on as many as
 train.devices/num_nodes/strategy say (override them like train.devices=4 train.strategy=ddp);
 with several devices each rank writes a shard and rank 0 merges them into one table, identical
 to a single-device run."""
 
 TOKENIZE_EXAMPLES = (
+    "%(prog)s pretrained/korean-ocr-tiny/vqvae --dataset resources/aihub/train.csv "
+    "--output tokens/aihub-train.parquet",
     "%(prog)s vqvae/config/vqvae-tiny.yaml runs/vqvae-tiny/last.ckpt "
     "--dataset data/synthetic/train.csv --output tokens/train.parquet",
 )
 
 
+def _load_tokenizer(
+    model: Path, rest: list[str], max_length: int | None
+) -> tuple[VQVAEConfig, ImageTokenizer]:
+    """The tokenizer of an export folder or of CONFIG + CHECKPOINT, and the config whose train.*
+    says where to run (an export's: the defaults, plus the overrides)."""
+    if model.is_dir():
+        config = load_config(VQVAEConfig, None, rest)
+        tokenizer = ImageTokenizer.from_pretrained(model)
+        # The export's budget unless asked: a reader trained on its tokens expects that budget.
+        tokenizer.max_length = max_length or tokenizer.max_length
+        return config, tokenizer
+    if not rest or "=" in rest[0]:
+        raise UserError(f"{model}: give an exported VQVAE folder, or a config and its checkpoint")
+    checkpoint, *overrides = rest
+    config = load_config(VQVAEConfig, model, overrides)
+    max_length = max_length or config.data.max_length
+    return config, ImageTokenizer.from_checkpoint(config.model, checkpoint, max_length)
+
+
 def tokenize(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
     parser = command_parser(TOKENIZE_DESCRIPTION, TOKENIZE_EXAMPLES, prog)
-    parser.add_argument("config", help="the YAML config the checkpoint was trained with")
-    parser.add_argument("checkpoint", help="Lightning checkpoint (e.g. runs/x/last.ckpt)")
+    parser.add_argument("model", help="exported VQVAE folder, or the YAML config of CHECKPOINT")
+    parser.add_argument(
+        "rest",
+        nargs="*",
+        metavar="[CHECKPOINT] key=value",
+        help="after a config, its Lightning checkpoint (e.g. runs/x/last.ckpt); then overrides",
+    )
     parser.add_argument("--dataset", required=True, help="dataset table (img_path,text,…)")
     parser.add_argument("--output", required=True, help="token table to write (.csv/.parquet)")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -38,14 +69,11 @@ def tokenize(argv: Sequence[str] | None = None, prog: str | None = None) -> None
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers")
     parser.add_argument("--no-progress", action="store_true")
     add_device_argument(parser)
-    parser.add_argument("overrides", nargs="*", help="config key=value overrides")
     args = parser.parse_intermixed_args(argv)  # key=value overrides may follow options
     if args.batch_size < 1 or (args.use_tta and args.num_repeats < 1):
         raise UserError("--batch-size and --num-repeats must be at least 1")
     accelerator, devices = lightning_accelerator(resolve_device(args.device))
-    config = load_config(VQVAEConfig, args.config, args.overrides)
-    max_length = args.max_length or config.data.max_length
-    tokenizer = ImageTokenizer.from_checkpoint(config.model, args.checkpoint, max_length)
+    config, tokenizer = _load_tokenizer(Path(args.model), args.rest, args.max_length)
     report = tokenize_table(
         tokenizer,
         args.dataset,
