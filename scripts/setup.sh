@@ -21,7 +21,10 @@ pth = pathlib.Path(sysconfig.get_paths()["purelib"]) / "inverse_dalle_ocr_src.pt
 pth.write_text("".join(f"{d}\n" for d in dirs))
 PY
 
-DEBIAN_PACKAGES="fonts-nanum fonts-nanum-extra fonts-noto-cjk fonts-unfonts-core fonts-baekmuk
+# Training faces: every Korean font Debian packages (the Un* and Baekmuk families are held out).
+DEBIAN_PACKAGES="fonts-nanum fonts-nanum-extra fonts-noto-cjk fonts-noto-cjk-extra fonts-alee
+  fonts-lexi-gulim fonts-lexi-saebom fonts-naver-d2coding fonts-woowa-bm
+  fonts-unfonts-core fonts-baekmuk
   fontconfig hunspell-ko tesseract-ocr tesseract-ocr-kor tesseract-ocr-kor-vert"
 missing=$(for p in $DEBIAN_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -32,4 +35,7 @@ elif [ -n "$missing" ]; then
   echo "setup: not root or no apt-get; installing the pip fallback font (Noto Sans CJK)"
   .venv/bin/pip install --quiet manimgx-fonts-cjk
 fi
+# Google Fonts' Korean families from npm (Fontsource), merged into ~/.local/share/fonts/fontsource;
+# a family that cannot be fetched is named and skipped.
+.venv/bin/python -m ocr_common.fontsource || echo "setup: some Fontsource families are missing (above)"
 .venv/bin/python -m ocr_common.fonts --summary || true

@@ -1,8 +1,10 @@
 """Korean fonts on this machine: discovery, the train / held-out split, and the glyph check.
 
-Fonts come from fontconfig (`fc-list :lang=ko`) and, when installed, the pip fallback package
-`manimgx_fonts_cjk` (Noto Sans CJK in a .ttc). Training fonts are the Nanum and Noto CJK KR
-families; the Un* and Baekmuk families are held out to measure generalisation to unseen fonts.
+Fonts come from fontconfig (`fc-list :lang=ko`), the Fontsource families merged by
+`ocr_common.fontsource` and, when installed, the pip fallback package `manimgx_fonts_cjk` (Noto Sans
+CJK in a .ttc). The Un* and Baekmuk families are held out to measure generalisation to unseen
+fonts; every other Korean text face trains (the Chinese and Japanese cuts of Noto CJK are skipped:
+their Hangul is the KR cut's).
 
 A font that lists a character may still draw it as a blank or as its .notdef box (Baekmuk Dotum
 draws 쏀 as nothing), so `draws_text` looks at the pixels, once per font and character.
@@ -26,16 +28,17 @@ from PIL import ImageFont
 TRAIN = "train"
 HELDOUT = "heldout"
 
-_TRAIN_FAMILY = re.compile(r"^Nanum|^Noto (Sans|Serif)( Mono)? CJK KR$")
 _HELDOUT_FAMILY = re.compile(r"^Un[A-Z]|^Baekmuk")  # UnBatang, UnDotum, … but not Unifont
-# Old-Hangul companions of a family already in the set: meant for archaic jamo, not signs.
-_NOT_TEXT_FAMILY = re.compile(r"YetHangul|Yetgul")
+# Old-Hangul companions of a family already in the set (meant for archaic jamo, not signs), and
+# the non-Korean cuts of Noto CJK, whose Hangul repeats the KR cut's.
+_NOT_TEXT_FAMILY = re.compile(r"YetHangul|Yetgul|CJK (JP|SC|TC|HK)\b|^Unifont")
 # A Hangul text font draws every one of these common syllables.
 _HANGUL_PROBE = "가나다라마바사아자차카타파하한글국어읽기"
 _CHECK_SIZE = 24  # px; large enough that a real glyph has ink, small enough to be quick
 _MISSING_CHAR = "\U0010fffd"  # private use, mapped by no font: renders as .notdef
 _FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
 _PIP_FALLBACK = "manimgx_fonts_cjk"
+FONTSOURCE_DIR = Path.home() / ".local" / "share" / "fonts" / "fontsource"  # ocr_common.fontsource
 
 
 @dataclass(frozen=True, order=True)
@@ -63,11 +66,9 @@ def split_of(face: FontFace) -> str | None:
     """`train`, `heldout`, or None for a font in neither family group."""
     if _NOT_TEXT_FAMILY.search(face.family):
         return None
-    if _TRAIN_FAMILY.search(face.family):
-        return TRAIN
     if _HELDOUT_FAMILY.search(face.family):
         return HELDOUT
-    return None
+    return TRAIN
 
 
 def _fontconfig_faces() -> list[FontFace]:
@@ -103,24 +104,37 @@ def faces_in_file(path: str | Path) -> list[FontFace]:
     return faces
 
 
-def _pip_fallback_faces() -> list[FontFace]:
-    spec = importlib.util.find_spec(_PIP_FALLBACK)
-    if spec is None or not spec.submodule_search_locations:
-        return []
+def _faces_in_folders(folders: list[Path]) -> list[FontFace]:
     faces = []
-    for folder in spec.submodule_search_locations:
-        for path in sorted(Path(folder).rglob("*")):
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
             if path.suffix.lower() in _FONT_SUFFIXES:
                 faces.extend(faces_in_file(path))
     return faces
 
 
+def _pip_fallback_faces() -> list[FontFace]:
+    spec = importlib.util.find_spec(_PIP_FALLBACK)
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return _faces_in_folders([Path(folder) for folder in spec.submodule_search_locations])
+
+
 def discover_fonts() -> list[FontFace]:
-    """All fonts found, sorted by name; the pip fallback only adds what the system lacks."""
+    """All fonts found, sorted by name. The Fontsource folder is read directly because fontconfig
+    leaves out of `:lang=ko` a face lacking a few rare jamo; the pip fallback only adds what the
+    system lacks."""
     system = {face.name: face for face in _fontconfig_faces()}
     present = {(face.family, face.style) for face in system.values()}
-    extra = [face for face in _pip_fallback_faces() if (face.family, face.style) not in present]
-    return sorted([*system.values(), *extra])
+    extra = [
+        face
+        for face in _faces_in_folders([FONTSOURCE_DIR]) + _pip_fallback_faces()
+        if (face.family, face.style) not in present
+    ]
+    for face in extra:
+        present.add((face.family, face.style))
+    unique = {face.name: face for face in extra}
+    return sorted([*system.values(), *unique.values()])
 
 
 def is_hangul_text_font(face: FontFace) -> bool:

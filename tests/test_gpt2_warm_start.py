@@ -1,0 +1,74 @@
+"""Training a reader from an exported one (`model.init_from`): weights, vocabulary and checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from training_helpers import copy_as_if_from_another_vqvae
+
+from inverse_dalle.config import InverseDalleConfig
+from inverse_dalle.exported import load_export
+from inverse_dalle.lightning_module import OCRModule
+from inverse_dalle.training import start_from_export, train
+from ocr_common.config import load_config
+from ocr_common.errors import UserError
+
+
+def _config(pipeline: dict[str, Path], *overrides: str) -> InverseDalleConfig:
+    return load_config(
+        InverseDalleConfig,
+        pipeline["config"],
+        [f"model.init_from={pipeline['export']}", *overrides],
+    )
+
+
+def test_start_from_export_copies_every_weight(pipeline: dict[str, Path]) -> None:
+    source = load_export(pipeline["export"])
+    module = OCRModule.create(_config(pipeline), source.vocabulary)
+    start_from_export(module, source)
+    expected = source.model.state_dict()
+    for name, tensor in module.model.state_dict().items():
+        torch.testing.assert_close(tensor, expected[name], msg=name)
+
+
+def test_training_from_an_export_starts_at_its_loss(pipeline: dict[str, Path], tmp_path) -> None:
+    """The first step's loss of a warm start is the export's, below a cold start's."""
+    losses = {}
+    for name, config in {
+        "warm": _config(pipeline, "train.max_steps=1", "train.log_every_n_steps=1"),
+        "cold": load_config(
+            InverseDalleConfig,
+            pipeline["config"],
+            ["train.max_steps=1", "train.log_every_n_steps=1"],
+        ),
+    }.items():
+        train(config, tmp_path / name)
+        metrics = (tmp_path / name / "logs" / "metrics.csv").read_text().splitlines()
+        header = metrics[0].split(",")
+        row = next(
+            line.split(",") for line in metrics[1:] if line.split(",")[header.index("train/loss")]
+        )
+        losses[name] = float(row[header.index("train/loss")])
+    assert losses["warm"] < losses["cold"]
+
+
+def test_a_different_model_size_is_one_clear_error(pipeline: dict[str, Path], tmp_path) -> None:
+    config = _config(pipeline, "model.n_embd=64", "train.max_steps=1")
+    with pytest.raises(UserError, match=r"model.init_from .* differs from model"):
+        train(config, tmp_path / "run")
+
+
+def test_tables_from_another_vqvae_are_refused(pipeline: dict[str, Path], tmp_path) -> None:
+    other = copy_as_if_from_another_vqvae(
+        pipeline["folder"] / "train.parquet", tmp_path / "other.parquet"
+    )
+    config = _config(pipeline, f"data.train_dataset={other}", "train.max_steps=1")
+    with pytest.raises(UserError, match="VQVAE"):
+        train(config, tmp_path / "run")
+
+
+def test_init_from_and_codebook_embeddings_exclude_each_other(pipeline: dict[str, Path]) -> None:
+    with pytest.raises(UserError, match="exclude each other"):
+        _config(pipeline, "model.init_code_embeddings=true")

@@ -1,0 +1,130 @@
+"""Sign and photo effects of the synthetic training images, and the fonts they are drawn in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from ocr_common.fonts import HELDOUT, TRAIN, FontFace, fonts_by_split, split_of
+from ocr_common.synthetic import synthesize
+from ocr_common.synthetic.render import render_text_image
+from ocr_common.synthetic.sign_effects import decoration_mask, photographed
+
+
+def _face(family: str) -> FontFace:
+    return FontFace(family.replace(" ", ""), "/nonexistent.ttf", 0, family, "Regular")
+
+
+@pytest.mark.parametrize(
+    ("family", "group"),
+    [
+        ("Gaegu", TRAIN),
+        ("BM JUA_TTF", TRAIN),
+        ("Noto Sans CJK KR", TRAIN),
+        ("UnDotum", HELDOUT),
+        ("Baekmuk Batang", HELDOUT),
+        ("Noto Sans CJK JP", None),
+        ("NanumMyeongjo YetHangul", None),
+        ("Unifont", None),
+    ],
+)
+def test_every_korean_family_but_the_held_out_ones_trains(family: str, group: str | None) -> None:
+    assert split_of(_face(family)) == group
+
+
+def _train_face() -> FontFace:
+    faces = fonts_by_split()[TRAIN]
+    if not faces:
+        pytest.skip("no Korean training font installed")
+    return faces[0]
+
+
+def test_sign_rendering_is_deterministic_and_differs_from_a_plain_render() -> None:
+    face = _train_face()
+
+    def render(signs: bool, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        return np.asarray(render_text_image("약국 주차장", face, False, rng, signs=signs))
+
+    assert np.array_equal(render(True, 3), render(True, 3))
+    differing = sum(render(True, s).shape != render(False, s).shape for s in range(8))
+    differing += sum(
+        render(True, s).shape == render(False, s).shape
+        and not np.array_equal(render(True, s), render(False, s))
+        for s in range(8)
+    )
+    assert differing == 8
+
+
+def test_decorations_surround_the_ink() -> None:
+    mask = Image.new("L", (40, 40))
+    mask.paste(255, (15, 15, 25, 25))
+    ink = np.asarray(mask) > 0
+    seen = 0
+    for seed in range(40):
+        decoration = decoration_mask(mask, 32, np.random.default_rng(seed))
+        if decoration is None:
+            continue
+        seen += 1
+        assert decoration.shape == ink.shape and decoration.max() <= 1.0
+        assert decoration[~ink].max() > 0.2  # it shows outside the glyph, where it is seen
+    assert 5 < seen < 35  # drawn for about half the images
+
+
+def test_photo_effects_keep_an_rgb_image_of_about_the_same_size() -> None:
+    image = Image.new("RGB", (120, 40), (200, 30, 30))
+    for seed in range(30):
+        out = photographed(image, 32, seed % 2 == 0, np.random.default_rng(seed))
+        assert out.mode == "RGB"
+        assert 100 <= out.width <= 120 and 20 <= out.height <= 40
+
+
+def _tables(folder: Path, share: float) -> dict[str, pd.DataFrame]:
+    synthesize(
+        folder,
+        num_train=12,
+        num_validation=4,
+        num_test=4,
+        seed=0,
+        workers=1,
+        progress=False,
+        sign_share=share,
+    )
+    return {
+        split: pd.read_csv(folder / f"{split}.csv")
+        for split in ("train", "validation", "test-heldout-fonts")
+    }
+
+
+def _pixels(folder: Path, table: pd.DataFrame) -> list[bytes]:
+    return [Image.open(folder / path).tobytes() for path in table["img_path"]]
+
+
+def test_sign_share_changes_training_images_only(tmp_path: Path) -> None:
+    if not fonts_by_split()[HELDOUT]:
+        pytest.skip("no held-out font installed")
+    plain, signs = _tables(tmp_path / "plain", 0.0), _tables(tmp_path / "signs", 1.0)
+    for split in ("validation", "test-heldout-fonts"):
+        assert _pixels(tmp_path / "plain", plain[split]) == _pixels(
+            tmp_path / "signs", signs[split]
+        )
+    changed = sum(
+        a != b
+        for a, b in zip(
+            _pixels(tmp_path / "plain", plain["train"]),
+            _pixels(tmp_path / "signs", signs["train"]),
+            strict=True,
+        )
+    )
+    assert changed == len(plain["train"])
+
+
+def test_sign_share_out_of_range_is_refused(tmp_path: Path) -> None:
+    from ocr_common.errors import UserError
+
+    with pytest.raises(UserError, match="sign-effect share"):
+        synthesize(tmp_path, num_train=1, num_validation=0, num_test=0, sign_share=1.5)
