@@ -36,6 +36,9 @@ class ModelConfig:
     layer_norm_epsilon: float = 1e-5
     # Image-token embeddings start from data.vqvae's codebook (see code_embeddings.py), not random
     init_code_embeddings: bool = False
+    # Start from an exported reader (e.g. pretrained/korean-ocr-tiny): its weights, vocabulary and
+    # sequence layout carry over, so the sizes above and the tables' VQVAE must match it.
+    init_from: str | None = None
 
 
 @dataclass
@@ -104,6 +107,8 @@ class InverseDalleConfig:
                 f"model.n_positions ({self.model.n_positions}) must be at least "
                 f"data.max_visual_length + data.max_text_length + 2 = {needed}"
             )
+        if self.model.init_from and self.model.init_code_embeddings:
+            raise ValueError("model.init_from and model.init_code_embeddings exclude each other")
         if self.model.init_code_embeddings and not self.data.vqvae:
             raise ValueError("model.init_code_embeddings needs data.vqvae (the exported VQVAE)")
         if self.data.text_unit not in TEXT_UNITS:

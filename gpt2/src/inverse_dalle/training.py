@@ -13,9 +13,12 @@ from inverse_dalle.checkpoint import check_resume_point
 from inverse_dalle.code_embeddings import codebook_vectors, initialize_code_embeddings
 from inverse_dalle.config import FinetuneConfig, GPT2TrainConfig, InverseDalleConfig
 from inverse_dalle.data import OCRDataModule, OCRDataset, check_made_by, load_token_table
+from inverse_dalle.exported import ExportedModel, load_export
 from inverse_dalle.lightning_module import OCRModule, layout_for
+from inverse_dalle.table_reading import check_token_table
 from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.config import save_config
+from ocr_common.errors import UserError
 from ocr_common.trainer import ResumePoint, build_trainer, read_resume_point
 from vqvae.tokenizer import ImageTokenizer
 
@@ -40,7 +43,12 @@ def train(
     resume = read_resume_point(resume_from) if resume_from else None
     run_dir = Path(run_dir)
     train_table = load_token_table(config.data.train_dataset, config.data)
-    vocabulary = Vocabulary.build(train_table.texts, config.data.text_unit)
+    source = load_export(config.model.init_from) if config.model.init_from else None
+    if source is not None:
+        check_token_table(source, Path(config.data.train_dataset))
+        vocabulary = source.vocabulary  # token ids must mean what they meant to the source
+    else:
+        vocabulary = Vocabulary.build(train_table.texts, config.data.text_unit)
     layout = layout_for(config, vocabulary)
     train_set = OCRDataset(train_table, layout, vocabulary)
     val_set = None
@@ -54,12 +62,31 @@ def train(
             f"data.max_text_length={config.data.max_text_length} were truncated"
         )
     module = OCRModule.create(config, vocabulary)
+    if source is not None and resume is None:
+        start_from_export(module, source)
     if config.model.init_code_embeddings and resume is None:
         tokenizer = ImageTokenizer.from_pretrained(config.data.vqvae)
         check_made_by(config.data.train_dataset, tokenizer)  # else the codebook means nothing
         initialize_code_embeddings(module.model, layout, codebook_vectors(tokenizer))
     fit(module, train_set, val_set, config.train, run_dir, config, resume, callbacks)
     return TrainReport(run_dir, len(train_set), train_set.num_truncated, train_set.num_unknown)
+
+
+def start_from_export(module: OCRModule, source: ExportedModel) -> None:
+    """Load an exported reader's weights into `module`, whose config describes the same model."""
+    if module.layout != source.layout:
+        raise UserError(
+            f"model.init_from {source.directory}: its layout {source.layout} differs from this "
+            f"config's {module.layout} (data.max_visual_length, data.max_text_length, "
+            "data.num_visual_tokens)"
+        )
+    try:
+        module.model.load_state_dict(source.model.state_dict())
+    except RuntimeError as error:
+        raise UserError(
+            f"model.init_from {source.directory}: its GPT-2 differs from model.* "
+            f"({str(error).splitlines()[1].strip()})"
+        ) from None
 
 
 def fit(
