@@ -25,6 +25,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--plain", action="store_true", help="black on white, upright, sharp")
     parser.add_argument("--font-family", help="only fonts whose name matches this regex")
+    parser.add_argument(
+        "--sign-effects",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of training images with sign/photo effects (outlines, shadows, perspective, "
+        "textures, glare, blur, low resolution, crops); validation and test never get them",
+    )
     return parser.parse_args()
 
 
@@ -43,6 +51,7 @@ def main() -> None:
         progress=not args.no_progress,
         plain=args.plain,
         font_family=args.font_family,
+        sign_share=args.sign_effects,
     )
     print(report.summary())
 

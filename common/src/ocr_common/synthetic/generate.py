@@ -43,6 +43,7 @@ class _Job:
     max_height: int
     vertical_share: float
     plain: bool
+    sign_share: float  # of the training images, drawn with sign_effects
     fonts: dict[str, tuple[FontFace, ...]]
     sampler: TextSampler
     name_width: int
@@ -97,7 +98,11 @@ def _make_item(job: _Job, split: str, index: int) -> tuple[dict[str, str], int]:
             break
     else:
         raise RuntimeError(f"{split} item {index}: no font among {len(fonts)} draws the texts")
-    image = render_text_image(text, face, vertical, rng, job.min_height, job.max_height, job.plain)
+    # Only training images get sign effects: validation and test stay comparable across runs.
+    signs = split == "train" and job.sign_share > 0 and bool(rng.random() < job.sign_share)
+    image = render_text_image(
+        text, face, vertical, rng, job.min_height, job.max_height, job.plain, signs=signs
+    )
     relative = f"images/{split}/{index:0{job.name_width}d}.png"
     with atomic_path(job.output_dir / relative) as tmp:
         image.save(tmp, format="PNG")
@@ -181,14 +186,18 @@ def synthesize(
     progress: bool = True,
     plain: bool = False,
     font_family: str | None = None,
+    sign_share: float = 0.0,
 ) -> SynthesisReport:
     """Write `output_dir/{train,validation,test-heldout-fonts}.csv` and their PNG images.
 
-    `plain`: black on white, upright, sharp; `font_family`: only fonts whose name matches it.
+    `plain`: black on white, upright, sharp; `font_family`: only fonts whose name matches it;
+    `sign_share`: the share of training images drawn with sign and photo effects.
     """
     started = time.perf_counter()
     counts = {"train": num_train, "validation": num_validation, "test-heldout-fonts": num_test}
     _check_arguments(counts, seed, workers, (min_height, max_height), vertical_share)
+    if not 0.0 <= sign_share <= 1.0:
+        raise UserError(f"sign-effect share must be between 0 and 1, not {sign_share}")
     sampler = TextSampler()
     job = _Job(
         output_dir=Path(output_dir),
@@ -197,6 +206,7 @@ def synthesize(
         max_height=max_height,
         vertical_share=vertical_share,
         plain=plain,
+        sign_share=sign_share,
         fonts=_fonts_for(counts, font_family),
         sampler=sampler,
         name_width=max(6, len(str(max(counts.values()) - 1))),

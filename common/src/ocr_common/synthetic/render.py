@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from ocr_common.fonts import FontFace
+from ocr_common.synthetic import sign_effects
 
 MIN_CONTRAST = (
     3.0  # WCAG 2 ratio asked of large text: https://www.w3.org/TR/WCAG21/#contrast-minimum
@@ -81,11 +82,11 @@ def _background(
 
 
 def _with_margins(
-    mask: Image.Image, size: int, vertical: bool, rng: np.random.Generator
+    mask: Image.Image, size: int, vertical: bool, rng: np.random.Generator, scale: float = 1.0
 ) -> Image.Image:
     """Pad with random margins: wider along the line (0.05–0.5 em) than across it (0.05–0.3)."""
-    along = [int(size * rng.uniform(0.05, 0.5)) for _ in range(2)]
-    across = [int(size * rng.uniform(0.05, 0.3)) for _ in range(2)]
+    along = [int(size * scale * rng.uniform(0.05, 0.5)) for _ in range(2)]
+    across = [int(size * scale * rng.uniform(0.05, 0.3)) for _ in range(2)]
     (left, right), (top, bottom) = (across, along) if vertical else (along, across)
     framed = Image.new("L", (mask.width + left + right, mask.height + top + bottom))
     framed.paste(mask, (left, top))
@@ -110,10 +111,13 @@ def render_text_image(
     min_height: int = 16,
     max_height: int = 64,
     plain: bool = False,
+    signs: bool = False,
 ) -> Image.Image:
     """An RGB crop of `text`; the font size (text height in px) is drawn from the given range.
 
     `plain`: black on white, upright and sharp (one look per font, e.g. for a drawer to learn).
+    `signs`: what photographed signs show (`sign_effects`); without it the random draws, and so
+    the images of a seed, are those of an ordinary render.
     """
     size = int(rng.integers(min_height, max_height + 1))
     mask = text_mask(text, face, size, vertical)
@@ -123,11 +127,22 @@ def render_text_image(
     if rng.random() < ROTATION_PROBABILITY:
         angle = rng.uniform(-MAX_ROTATION_DEGREES, MAX_ROTATION_DEGREES)
         mask = mask.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
-    mask = _with_margins(mask, size, vertical, rng)
+    scale = sign_effects.loose_margins(rng) if signs else 1.0
+    mask = _with_margins(mask, size, vertical, rng, scale)
     kind = BACKGROUNDS[rng.integers(len(BACKGROUNDS))]
     text_colour, background_colours = _colours(rng, 2 if kind == "gradient" else 1)
     background = _background(kind, background_colours, (mask.height, mask.width), rng)
+    if signs:
+        background = sign_effects.textured(background, rng)
+        decoration = sign_effects.decoration_mask(mask, size, rng)
+        if decoration is not None:  # in a colour of its own, or the text's opposite
+            colour = rng.integers(0, 256, 3) if rng.random() < 0.5 else 255 - text_colour
+            background = background * (1 - decoration[..., None]) + colour * decoration[..., None]
     alpha = np.asarray(mask, dtype=np.float64)[..., None] / 255.0
     pixels = background * (1 - alpha) + text_colour * alpha
+    if signs:
+        pixels = sign_effects.lit(pixels, rng)
     image = Image.fromarray(np.clip(pixels + 0.5, 0, 255).astype(np.uint8), "RGB")
+    if signs:
+        image = sign_effects.photographed(image, size, vertical, rng)
     return _degrade(image, size, rng)
