@@ -1,16 +1,20 @@
 """GPT-2 reader throughput: training tokens/s with model-FLOPs utilisation, reading images/s.
 
-    python benchmarks/bench_gpt2.py [--config gpt2/config/gpt2-tiny.yaml]
+    python benchmarks/bench_gpt2.py [--config gpt2/config/gpt2-tiny.yaml] [key=value …]
         [--model-dir runs/demo/export] [--tokens runs/demo/tokens/validation.parquet]
-        [--images runs/demo/data/validation.csv]
+        [--images runs/demo/data/validation.csv] [--device cuda] [--output F]
 
-Writes benchmarks/results/gpt2.json. Training runs the real loss and optimiser step of the config's
-model (random weights: speed does not depend on the values) on batches from the token table;
-model-FLOPs utilisation divides the FLOPs the model needs (6·N per token for the weights, plus
-attention and the output rows the loss actually uses) by a fp32 matmul peak measured in the same
-run with the same threads. Reading uses an exported model (`src/export.py`): at batch 1 and over
-a sweep of batch sizes, from token grids and end to end from image files (VQVAE included), beside
-Tesseract's images/s on the same files (one process over a list of files) when it is installed.
+Writes benchmarks/results/gpt2.json (or --output). Training runs the real loss and optimiser
+step of the config's model (random weights: speed does not depend on the values) on batches from
+the token table; model-FLOPs utilisation divides the FLOPs the model needs (6·N per token for
+the weights, plus attention and the output rows the loss actually uses) by a matmul peak
+measured in the same run with the same threads. On CUDA it trains in bf16 autocast with the
+fused AdamW, as the configs' bf16-mixed does, against a bf16 peak; on CPU in fp32 against an
+fp32 peak. Reading uses an exported model (`src/export.py`): at batch 1 and over a sweep of
+batch sizes, from token grids and end to end from image files (VQVAE included), beside
+Tesseract's images/s on the same files (one process over a list of files) when it is installed;
+end to end, both also per CPU-second of the reading process, which a busy machine does not
+distort.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import resource
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -32,6 +38,7 @@ from inverse_dalle.lightning_module import OCRModule, build_optimizer
 from inverse_dalle.vocabulary import Vocabulary
 from ocr_common import tesseract
 from ocr_common.config import load_config
+from ocr_common.devices import add_device_argument, resolve_device
 from ocr_common.errors import run_cli
 from ocr_common.json_files import write_json
 from ocr_common.tables import read_table, resolve_image_paths
@@ -47,10 +54,12 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def matmul_peak(device: torch.device, size: int = 1024, seconds: float = 3.0) -> float:
-    """Sustained fp32 matmul FLOP/s of this machine right now (TF32 off, as our fp32 training)."""
+def matmul_peak(
+    device: torch.device, dtype: torch.dtype, size: int = 1024, seconds: float = 3.0
+) -> float:
+    """Sustained matmul FLOP/s of this machine right now in `dtype` (fp32 without TF32)."""
     torch.backends.cuda.matmul.allow_tf32 = False
-    a, b = (torch.randn(size, size, device=device) for _ in range(2))
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
     a @ b  # warm-up
     sync(device)
     start, count = time.perf_counter(), 0
@@ -83,7 +92,9 @@ def training_flops(module: OCRModule, batch: dict[str, torch.Tensor]) -> float:
     return 3 * (tokens * (2 * body + attention) + head)
 
 
-def bench_training(config: InverseDalleConfig, tokens_table: Path, device, steps: int) -> dict:
+def bench_training(
+    config: InverseDalleConfig, tokens_table: Path, device, steps: int, bf16: bool
+) -> dict:
     table = load_token_table(tokens_table, config.data)
     vocabulary = Vocabulary.build(table.texts, config.data.text_unit)
     module = OCRModule.create(config, vocabulary).to(device).train()
@@ -100,7 +111,8 @@ def bench_training(config: InverseDalleConfig, tokens_table: Path, device, steps
         batch = {k: v.to(device) for k, v in batch.items()}
         sync(device)
         start = time.perf_counter()
-        loss = module.losses(batch)["loss"]
+        with torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext():
+            loss = module.losses(batch)["loss"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -111,6 +123,7 @@ def bench_training(config: InverseDalleConfig, tokens_table: Path, device, steps
             real_tokens += int(batch["attention_mask"].sum())
     parameters = sum(p.numel() for p in module.parameters())
     return {
+        "precision": "bf16 autocast" if bf16 else "fp32",
         "parameters": parameters,
         "batch_size": size,
         "sequence_length": module.layout.sequence_length,
@@ -122,12 +135,21 @@ def bench_training(config: InverseDalleConfig, tokens_table: Path, device, steps
     }
 
 
+def child_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bench_reading(ocr: InverseDalleOCR, grids, images, batch_sizes: list[int]) -> dict:
     def rate(work, items: int) -> float:
+        return rates(work, items)[0]
+
+    def rates(work, items: int, cpu_seconds=time.process_time) -> tuple[float, float]:
+        """Items per wall-clock second and per CPU-second (`cpu_seconds`: whose CPU time)."""
         work()  # warm-up
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         work()
-        return items / (time.perf_counter() - start)
+        return items / (time.perf_counter() - start), items / (cpu_seconds() - cpu)
 
     from_tokens = {
         b: rate(lambda b=b: ocr.read_grids(grids, batch_size=b), len(grids)) for b in batch_sizes
@@ -143,17 +165,18 @@ def bench_reading(ocr: InverseDalleOCR, grids, images, batch_sizes: list[int]) -
     }
     if images:
         end_to_end = {
-            b: rate(lambda b=b: ocr.read_batch(images, batch_size=b), len(images))
+            b: rates(lambda b=b: ocr.read_batch(images, batch_size=b), len(images))
             for b in sorted({1, best})
         }
         result["end_to_end_from_image_files"] = {
             "images": len(images),
-            "images_per_second_by_batch_size": end_to_end,
+            "images_per_second_by_batch_size": {b: r[0] for b, r in end_to_end.items()},
+            "images_per_cpu_second_by_batch_size": {b: r[1] for b, r in end_to_end.items()},
         }
         if tesseract_available():  # the reference engine, one process over the same files
-            result["tesseract_images_per_second"] = rate(
-                lambda: tesseract.read_images(images), len(images)
-            )
+            wall, cpu = rates(lambda: tesseract.read_images(images), len(images), child_cpu_seconds)
+            result["tesseract_images_per_second"] = wall
+            result["tesseract_images_per_cpu_second"] = cpu
     return result
 
 
@@ -167,17 +190,28 @@ def main() -> None:
     parser.add_argument("--read-samples", type=int, default=128)
     parser.add_argument("--batch-sizes", default="1,8,32,128")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
-    args = parser.parse_args()
+    add_device_argument(parser)
+    parser.add_argument("--output", type=Path, default=RESULT, help="JSON to write")
+    parser.add_argument("overrides", nargs="*", help="config key=value overrides")
+    args = parser.parse_intermixed_args()
     torch.set_num_threads(args.threads)
     transformers_logging.disable_progress_bar()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    overrides = [f"data.train_dataset={args.tokens}", "data.val_dataset=null"]
+    device = resolve_device(args.device)
+    overrides = [*args.overrides, f"data.train_dataset={args.tokens}", "data.val_dataset=null"]
     if device.type == "cpu":
         overrides.append("train.precision=32-true")
     config = load_config(InverseDalleConfig, args.config, overrides)
-    peak = matmul_peak(device)
-    training = bench_training(config, Path(args.tokens), device, args.train_steps)
+    # bf16 where the configs train in it (bf16-mixed on GPU); CPU bf16 matmuls lack the units.
+    bf16 = device.type == "cuda" and config.train.precision.startswith("bf16")
+    peak = matmul_peak(device, torch.bfloat16 if bf16 else torch.float32, 8192 if bf16 else 1024)
+    training = bench_training(config, Path(args.tokens), device, args.train_steps, bf16)
     training["model_flops_utilisation"] = training["model_flops_per_second"] / peak
+    print(
+        f"training in {training['precision']} on {device.type}: model-FLOPs utilisation "
+        f"{training['model_flops_utilisation']:.1%} of a {peak / 1e12:.2f} TFLOP/s "
+        f"{'bf16' if bf16 else 'fp32'} matmul peak measured now"
+        + ("" if bf16 else " (fp32 on CPU: no bf16 autocast, as the CPU configs train)")
+    )
     ocr = InverseDalleOCR.from_pretrained(args.model_dir, device=device)
     table = read_table(args.tokens, ("img_path", "visual_tokens")).head(args.read_samples)
     grids = [string_to_grid(s) for s in table["visual_tokens"]]
@@ -191,12 +225,13 @@ def main() -> None:
         "model_dir": args.model_dir,
         "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.machine(),
         "torch_threads": torch.get_num_threads(),
-        "fp32_matmul_peak_flops": peak,
+        "matmul_peak_dtype": "bf16" if bf16 else "fp32",
+        "matmul_peak_flops": peak,
         "training": training,
         "reading": bench_reading(ocr, grids, images, batch_sizes),
     }
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    write_json(RESULT, result)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    write_json(args.output, result)
     print(json.dumps(result, indent=2))
 
 

@@ -1,9 +1,10 @@
 """The GPU path, checked on CPU: gradient clipping with a fused AdamW under mixed precision (the
 crash on CUDA), since PyTorch has a fused AdamW on CPU and Lightning's bf16-mixed runs on CPU;
---device on every command that runs a model."""
+--device on every command that runs a model; the GPU check script at toy sizes on CPU."""
 
 from __future__ import annotations
 
+import json
 import runpy
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.plugins.precision import MixedPrecision
-from training_helpers import GPT2_SRC, ROOT, TINY_GPT2_CONFIG, write_token_table
+from training_helpers import GPT2_SRC, ROOT, TINY_GPT2_CONFIG, run, write_token_table
 
 from inverse_dalle.config import InverseDalleConfig
 from inverse_dalle.ocr import InverseDalleOCR
@@ -24,6 +25,7 @@ from ocr_common.devices import default_device, fast_inference
 from ocr_common.optimization import ClipsFusedOptimizerGradients
 
 VQVAE_SRC = ROOT / "vqvae" / "src"
+GPU_CHECK = ROOT / "benchmarks" / "gpu_check.py"
 CLIP = 1e-3  # far below any real gradient norm here, so every step is clipped
 
 
@@ -176,3 +178,27 @@ def test_bf16_autocast_only_on_cuda() -> None:
     assert not isinstance(fast_inference(torch.device("cpu")), torch.autocast)
     on_cuda = fast_inference(torch.device("cuda"))  # constructing it needs no GPU
     assert isinstance(on_cuda, torch.autocast) and on_cuda.fast_dtype == torch.bfloat16
+
+
+@pytest.mark.slow
+def test_gpu_check_runs_every_step_at_toy_sizes_on_cpu(tmp_path: Path) -> None:
+    """benchmarks/gpu_check.py --cpu: the GPU check's commands and configs, so it cannot rot."""
+    report_path = tmp_path / "cpu.json"
+    run([GPU_CHECK, "--cpu", "--root", tmp_path / "root", "--output", report_path], tmp_path)
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert list(report["steps"]) == [
+        "synthesize",
+        "train_vqvae",
+        "tokenize",
+        "export_vqvae",
+        "train_gpt2",
+        "export_gpt2",
+        "read",
+        "finetune",
+        "draw",
+        "benchmark",
+    ]
+    assert all(step["seconds"] > 0 for step in report["steps"].values())
+    assert report["steps"]["tokenize"]["rows"] == {"train": 32, "validation": 8}
+    assert report["steps"]["draw"]["images"] == 2
+    assert report["steps"]["benchmark"]["training_precision"] == "fp32"
