@@ -51,3 +51,28 @@ def test_orientations_are_read_with_their_own_settings(tmp_path: Path) -> None:
 def test_unknown_orientation_is_a_user_error() -> None:
     with pytest.raises(UserError, match="orientation"):
         read_images(["x.png"], "diagonal")
+
+
+def test_score_tesseract_scores_a_table_like_our_reader(tmp_path: Path) -> None:
+    """benchmarks/score_tesseract.py: its scores are those of its own readings, per orientation."""
+    import json
+    import subprocess
+    import sys
+
+    from ocr_common.metrics import score_by_group
+
+    render("약국", tmp_path / "a.png")
+    render("주차장", tmp_path / "b.png", vertical=True)
+    (tmp_path / "t.csv").write_text(
+        "img_path,text,orientation\na.png,약국,horizontal\nb.png,주차장,vertical\n"
+    )
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "score_tesseract.py"
+    output = tmp_path / "scores.json"
+    subprocess.run(
+        [sys.executable, script, tmp_path / "t.csv", "--output", output], check=True, text=True
+    )
+    report = json.loads(output.read_text())
+    expected = score_by_group(report["readings"], ["약국", "주차장"], ["horizontal", "vertical"])
+    assert report["scores"] == {group: s.as_dict() for group, s in expected.items()}
+    assert report["scores"]["horizontal"]["count"] == 1
+    assert report["readings"][0] == "약국"  # clean Nanum Gothic at 48 px
