@@ -73,7 +73,7 @@ def test_unknown_command_is_one_line(
     assert exit_info.value.code == 2
     assert (
         capsys.readouterr().err
-        == "error: unknown command 'raed'; one of: read, evaluate, draw, tokenize\n"
+        == "error: unknown command 'raed'; one of: read, read-page, evaluate, draw, tokenize\n"
     )
     cli.dispatch([])
     assert "inverse-dalle read pretrained/korean-ocr-tiny examples" in capsys.readouterr().out

@@ -14,6 +14,7 @@ import tempfile
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from ocr_common.errors import UserError
 
@@ -75,3 +76,42 @@ def read_by_orientation(
         ):
             texts[position] = text
     return texts
+
+
+class PageLine(NamedTuple):
+    """A text line Tesseract's layout analysis found: its box in pixels and what it read there."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    text: str
+
+
+def read_page_lines(
+    path: str | os.PathLike, language: str = "kor", thresholding: int = 0, timeout: float = 600
+) -> list[PageLine]:
+    """Tesseract's full-page mode (`--psm 3`, layout analysis) on one image: every line with at
+    least one word, in reading order. `thresholding` is Tesseract 5's binarisation (0 Otsu,
+    1 adaptive Otsu, 2 Sauvola)."""
+    if not tesseract_available():
+        raise UserError("tesseract not found: install tesseract-ocr with tesseract-ocr-kor")
+    command = ["tesseract", str(path), "stdout", "-l", language, "--psm", "3"]
+    command += ["-c", f"thresholding_method={thresholding}", "tsv"]
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise UserError(f"tesseract failed on {path} ({last})")
+    boxes: dict[tuple[str, ...], tuple[int, int, int, int]] = {}
+    words: dict[tuple[str, ...], list[str]] = {}
+    for row in result.stdout.splitlines()[1:]:
+        fields = row.split("\t")
+        if len(fields) < 12:
+            continue
+        key = tuple(fields[1:5])  # page, block, paragraph, line
+        if fields[0] == "4":  # a line's box
+            boxes[key] = tuple(int(v) for v in fields[6:10])  # type: ignore[assignment]
+        elif fields[0] == "5" and fields[11].strip():  # a word with text
+            words.setdefault(key, []).append(unicodedata.normalize("NFC", fields[11].strip()))
+    return [PageLine(*boxes[key], " ".join(found)) for key, found in words.items() if key in boxes]

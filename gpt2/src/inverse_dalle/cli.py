@@ -7,15 +7,25 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tqdm import tqdm
 from transformers.utils import logging as transformers_logging
 
 from inverse_dalle.generation import CAPTIONS_FILE, SUMMARY_FILE, GenerationRequest, generate
 from inverse_dalle.ocr import InverseDalleOCR
+from inverse_dalle.pages import (
+    draw_readings,
+    load_boxes,
+    photos_in,
+    read_boxed_images,
+    read_photo,
+)
+from inverse_dalle.pages import readings_table as pages_table
 from inverse_dalle.predictions import merge_repeats, readings_table, scores_table
 from inverse_dalle.table_reading import read_rows
 from ocr_common.cli import command_parser
 from ocr_common.devices import add_device_argument
 from ocr_common.errors import UserError, run_cli
+from ocr_common.images import load_image
 from ocr_common.json_files import write_json
 from ocr_common.metrics import score_by_group
 from ocr_common.tables import check_table_suffix, write_table
@@ -55,6 +65,22 @@ DRAW_EXAMPLES = (
     '%(prog)s exports/gpt2-tiny-finetune "문자 인식 모델" --num-images 16 '
     "--reader pretrained/korean-ocr-tiny",
     "%(prog)s pretrained/korean-ocr-tiny --unconditional --num-images 8",
+)
+
+
+READ_PAGE_DESCRIPTION = """Read whole images: every text line, with its box.
+
+The reader reads single cropped lines. Give it photos (IMAGES: files or folders), whose lines
+Tesseract's layout analysis finds (`tesseract IMG - --psm 3 -l kor`, Tesseract 5 with kor), or
+boxes: a table img_path,x,y,w,h[,text] (img_path relative to the table) or AIHub label JSON (a file
+or a folder of them; images under --images), cropped on the fly. Writes
+img_path,x,y,w,h,text,confidence[,reference] (.csv, .parquet) or the same rows as .json, and with
+--draw DIR each image with its boxes and readings drawn."""
+
+READ_PAGE_EXAMPLES = (
+    "%(prog)s pretrained/korean-ocr-tiny photo.jpg --output lines.csv --draw annotated",
+    "%(prog)s pretrained/korean-ocr-tiny --boxes boxes.csv --output lines.json",
+    "%(prog)s pretrained/korean-ocr-tiny --boxes '[라벨]Validation' --images '[원천]Validation'",
 )
 
 
@@ -206,8 +232,53 @@ def draw(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
         )
 
 
+def read_page(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
+    parser = command_parser(READ_PAGE_DESCRIPTION, READ_PAGE_EXAMPLES, prog)
+    parser.add_argument("model_dir", help="exported model directory (src/export.py)")
+    parser.add_argument("images", nargs="*", help="photos or folders of them (lines detected)")
+    parser.add_argument("--boxes", help="table img_path,x,y,w,h[,text], or AIHub label JSON(s)")
+    parser.add_argument("--images", dest="image_dir", help="AIHub images (default: beside JSON)")
+    parser.add_argument("--output", default="lines.csv", help=".csv, .parquet or .json")
+    parser.add_argument("--draw", help="folder for each image with its boxes and readings")
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args(argv)
+    _check_batch_size(args.batch_size)
+    if bool(args.images) == bool(args.boxes):
+        raise UserError("give either IMAGES (lines are detected) or --boxes")
+    output = Path(args.output)
+    if output.suffix.lower() != ".json":
+        check_table_suffix(output)
+    transformers_logging.disable_progress_bar()
+    ocr = InverseDalleOCR.from_pretrained(args.model_dir)
+    if args.boxes:
+        grouped, skipped = load_boxes(Path(args.boxes), args.image_dir)
+        if skipped:
+            reasons = ", ".join(f"{reason} {count}" for reason, count in skipped.items())
+            print(f"skipped {sum(skipped.values())} annotation(s): {reasons}", file=sys.stderr)
+        readings = read_boxed_images(ocr, grouped, args.batch_size)
+    else:
+        photos = [p for item in map(Path, args.images) for p in photos_in(item)]
+        readings = {str(photo): read_photo(ocr, photo) for photo in tqdm(photos, desc="photos")}
+    table = pages_table(readings)
+    if output.suffix.lower() == ".json":
+        write_json(output, table.to_dict(orient="records"))
+    else:
+        write_table(table, output)
+    if args.draw:
+        folder = Path(args.draw)
+        folder.mkdir(parents=True, exist_ok=True)
+        for number, (image_path, lines) in enumerate(readings.items()):
+            name = f"{number:04d}-{Path(image_path).stem}.png"
+            draw_readings(load_image(image_path), lines).save(folder / name)
+    print(
+        f"read {len(table)} line(s) in {len(readings)} image(s); wrote {output}"
+        + (f"; drawn into {args.draw}/" if args.draw else "")
+    )
+
+
 COMMANDS: dict[str, tuple[Callable[..., None], str]] = {
     "read": (read, "read single text-line images, tables or folders of them"),
+    "read-page": (read_page, "read whole images: lines found by Tesseract, or given as boxes"),
     "evaluate": (evaluate, "score a reader on a table with a text column"),
     "draw": (draw, "draw text-line images with a finetuned drawer"),
     "tokenize": (tokenize, "turn a dataset table into a token table with a VQVAE"),
