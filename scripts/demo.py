@@ -313,18 +313,21 @@ def run_demo(preset: Preset, root: Path) -> dict:
         return {"directory": str(drawer)}
 
     def generate() -> dict:
-        figures = {}
+        figures, by_tesseract = {}, {}
+        judge = ["--tesseract"] if tesseract_available() else []  # a judge we did not train
         for number, prompt in enumerate(PROMPTS):
             output = root / "generated" / f"prompt{number}"
             run(
                 [
                     PYTHON, "src/generate.py", str(drawer), prompt, "--output-dir", str(output),
-                    "--num-images", str(preset.images_per_prompt), "--reader", str(export),
+                    "--num-images", str(preset.images_per_prompt), "--reader", str(export), *judge,
                 ],
                 gpt2_dir,
             )  # fmt: skip
             summary = json.loads((output / "summary.json").read_text(encoding="utf-8"))
             figures[prompt] = summary["read_back"]["word_accuracy"]
+            if judge:
+                by_tesseract[prompt] = summary["read_back_tesseract"]["word_accuracy"]
         unconditional = root / "generated" / "unconditional"
         run(
             [
@@ -333,9 +336,16 @@ def run_demo(preset: Preset, root: Path) -> dict:
             ],
             gpt2_dir,
         )  # fmt: skip
+        tesseract_figures = {}
+        if by_tesseract:
+            tesseract_figures = {
+                "tesseract_read_back_by_prompt": by_tesseract,
+                "tesseract_read_back_accuracy": sum(by_tesseract.values()) / len(by_tesseract),
+            }
         return {
             "read_back_by_prompt": figures,
             "read_back_accuracy": sum(figures.values()) / len(figures),
+            **tesseract_figures,
             "images_per_prompt": preset.images_per_prompt,
         }
 
@@ -409,6 +419,8 @@ def write_report(root: Path, preset_name: str, preset: Preset, state: dict) -> N
             f"({drawn['images_per_prompt']} images for each of {len(PROMPTS)} prompts, "
             "read by the exported reader)",
         ]
+        if "tesseract_read_back_accuracy" in drawn:
+            lines.append(f"Read back by Tesseract: {drawn['tesseract_read_back_accuracy']:.1%}")
     if "export-gpt2" in state:
         lines += ["", f"Exported reader: `{state['export-gpt2']['directory']}`"]
     write_text_atomic(root / "report.md", "\n".join(lines) + "\n")

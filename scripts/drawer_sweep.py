@@ -3,9 +3,9 @@ and by Tesseract.
 
 python scripts/drawer_sweep.py DRAWER READER gpt2/prompts/signs.txt OUT --scales 1 2 3 5
 
-OUT/s<scale>/<k>/ is generate's output folder for prompt k; OUT/sweep.json and OUT/sweep.md hold
-the exact-match read-back per scale (all prompts pooled), and OUT/sheet-s<scale>.png shows the
-first drawing of every prompt with both readings.
+OUT/s<scale>/<k>/ is generate's output folder for prompt k (kept: a rerun resumes there);
+OUT/sweep.json and OUT/sweep.md hold the exact-match read-back per scale (all prompts pooled), and
+OUT/sheet-s<scale>.png shows the first drawing of every prompt with both readings.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
+from transformers.utils import logging as transformers_logging
 
-from inverse_dalle.generation import CAPTIONS_FILE, GenerationRequest, generate
+from inverse_dalle.generation import CAPTIONS_FILE, SUMMARY_FILE, GenerationRequest, generate
 from ocr_common.atomic import write_text_atomic
 from ocr_common.errors import UserError, run_cli
 from ocr_common.json_files import write_json
@@ -36,19 +37,20 @@ def sweep_scale(args: argparse.Namespace, prompts: list[str], scale: float) -> p
     """Every prompt drawn at `scale`; one row per drawing with both readings."""
     tables = []
     for number, prompt in enumerate(prompts):
-        output = args.output / f"s{scale:g}" / f"{number:02d}"
-        generate(
-            GenerationRequest(
-                model_dir=args.drawer,
-                prompt=prompt,
-                output_dir=output,
-                num_images=args.num_images,
-                seed=args.seed,
-                sampling={"guidance_scale": scale, **args.sampling},
-                reader_dir=args.reader,
-                tesseract=True,
+        output = (args.output / f"s{scale:g}" / f"{number:02d}").resolve()
+        if not (output / SUMMARY_FILE).is_file():  # a sweep that stopped resumes here
+            generate(
+                GenerationRequest(
+                    model_dir=args.drawer,
+                    prompt=prompt,
+                    output_dir=output,
+                    num_images=args.num_images,
+                    seed=args.seed,
+                    sampling={"guidance_scale": scale, **args.sampling},
+                    reader_dir=args.reader,
+                    tesseract=True,
+                )
             )
-        )
         table = pd.read_csv(output / CAPTIONS_FILE, keep_default_na=False)
         table["img_path"] = [str(output / name) for name in table["img_path"]]
         tables.append(table)
@@ -71,6 +73,7 @@ def main() -> None:
     given = {"top_k": args.top_k, "top_p": args.top_p, "temperature": args.temperature}
     args.sampling = {k: v for k, v in given.items() if v is not None}
     prompts = read_prompts(args.prompts)
+    transformers_logging.disable_progress_bar()  # one per model loaded
     results, lines = [], []
     for scale in args.scales:
         table = sweep_scale(args, prompts, scale)

@@ -58,6 +58,8 @@ def test_demo_runs_every_stage_then_resumes(tmp_path):
     assert len(stages["generate"]["read_back_by_prompt"]) == 4
     assert len(list((tmp_path / "generated" / "prompt0").glob("*.png"))) == 2
     assert 0 <= stages["generate"]["read_back_accuracy"] <= 1
+    if "skipped" not in stages["tesseract"]:  # the drawings' second judge
+        assert len(stages["generate"]["tesseract_read_back_by_prompt"]) == 4
     for sheet in ("readings.png", "generated.png"):
         assert (tmp_path / "figures" / sheet).stat().st_size > 0
     report_md = (tmp_path / "report.md").read_text(encoding="utf-8")
