@@ -119,3 +119,16 @@ def test_tokenize_wants_a_checkpoint_after_a_config(
     assert (
         "give an exported VQVAE folder, or a config and its checkpoint" in capsys.readouterr().err
     )
+
+
+def test_model_card_says_what_it_reads_and_names_no_pipeline() -> None:
+    # transformers 5 has no image-to-text pipeline that could run this reader.
+    card = (PRETRAINED / "README.md").read_text(encoding="utf-8")
+    assert "pipeline_tag" not in card
+    assert "reads single cropped text lines**, horizontal or vertical" in card
+    assert "inverse-dalle read-page" in card and "InverseDalleOCR.from_pretrained" in card
+
+
+def test_exported_card_says_what_it_reads(pipeline: dict[str, Path]) -> None:
+    card = (pipeline["export"] / "README.md").read_text(encoding="utf-8")
+    assert "pipeline_tag" not in card and "single cropped text lines" in card

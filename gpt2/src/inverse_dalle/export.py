@@ -95,7 +95,6 @@ def model_card(module: OCRModule, has_vqvae: bool, half: bool) -> str:
     return f"""---
 language: ko
 library_name: transformers
-pipeline_tag: image-to-text
 tags: [ocr, korean, gpt2, vqvae]
 ---
 # Inverse DALL-E OCR reader
@@ -104,11 +103,19 @@ A GPT-2 ({config.model.n_layer} layers, {config.model.n_embd} wide, {parameters 
 parameters) that reads rows of VQVAE visual tokens and writes the Korean text they show.
 {reading}
 
+**It reads single cropped text lines**, horizontal or vertical (syllables stacked top to bottom),
+one line per image. It does not read whole photos or pages: a photo read whole gives one
+meaningless reading. For those, `inverse-dalle read-page this-directory photo.jpg` finds the
+lines first (Tesseract's layout analysis) or crops given boxes (`--boxes`, a table or AIHub JSON).
+
 - Text unit: {module.vocabulary.text_unit}; {layout.text_vocab_size} text tokens (vocab.txt).
 - Sequence: `[ROW] r1 … [ROW] rh [IMG_PAD]* <s> text </s>`, at most {layout.max_visual_length}
   visual tokens and {layout.max_text_length} text tokens; token format version {FORMAT_VERSION}.
 - Codebook: {layout.num_codes} codes, ids from {layout.code_offset}.
 - Weights: GPT-2 stored as {"float16" if half else "float32"}, loaded as float32.
+
+How to load it: install the package (`pip install .` in the Inverse DALL-E OCR repository, with
+torch first), then
 
 ```python
 from inverse_dalle import InverseDalleOCR
@@ -116,8 +123,9 @@ ocr = InverseDalleOCR.from_pretrained("this-directory")
 text, confidence = ocr.read("line.png")
 ```
 
-The weights load with plain `transformers.AutoModelForCausalLM.from_pretrained`; reading needs the
-sequence format above (see `inverse_dalle.json`).
+or `inverse-dalle read this-directory FOLDER_OF_LINE_IMAGES --output readings.csv`. The weights
+load with plain `transformers.AutoModelForCausalLM.from_pretrained`, but no transformers pipeline
+reads with them: reading needs the VQVAE and the sequence format above (see `inverse_dalle.json`).
 """
 
 
@@ -128,7 +136,6 @@ def drawer_card(module: OCRModule, sampling: SamplingConfig) -> str:
     return f"""---
 language: ko
 library_name: transformers
-pipeline_tag: text-to-image
 tags: [korean, gpt2, vqvae, text-to-image]
 ---
 # Inverse DALL-E text-line drawer
