@@ -124,7 +124,7 @@ def main() -> None:
     }
     write_json(args.output, report)
     labels = {
-        "ours": "Tesseract layout (3 binarisations) + our reader",
+        "ours": "Tesseract layout (photo + negative, 3 binarisations) + our reader",
         "tess": "Tesseract full page (--psm 3)",
         "ours_true": "true boxes + our reader",
         "tess_true": "true boxes + Tesseract --psm 7",
