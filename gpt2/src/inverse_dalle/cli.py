@@ -285,7 +285,7 @@ COMMANDS: dict[str, tuple[Callable[..., None], str]] = {
 }
 
 USAGE = "usage: inverse-dalle COMMAND [--help] …\n\ncommands:\n" + "".join(
-    f"  {name:<10}{summary}\n" for name, (_, summary) in COMMANDS.items()
+    f"  {name:<11}{summary}\n" for name, (_, summary) in COMMANDS.items()
 )
 
 
