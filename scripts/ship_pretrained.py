@@ -11,7 +11,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from inverse_dalle.export import FORMAT_FILE
+from inverse_dalle.export_format import FORMAT_FILE
 from ocr_common.atomic import atomic_directory, check_replaceable
 from ocr_common.errors import UserError, run_cli
 from ocr_common.json_files import read_json

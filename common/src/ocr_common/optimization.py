@@ -1,4 +1,5 @@
-"""AdamW's kernel choice and gradient clipping that works with it under every precision.
+"""The AdamW settings both stages share, AdamW's kernel choice, and gradient clipping that works
+with it under every precision.
 
 A fused AdamW (and any optimiser with `_step_supports_amp_scaling`) unscales fp16 gradients inside
 its own step, so Lightning neither unscales them before clipping nor lets it clip at all: "does not
@@ -9,9 +10,35 @@ bf16-mixed where nothing is scaled. `ClipsFusedOptimizerGradients` clips such op
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch.optim import Optimizer
+
+
+@dataclass
+class AdamWConfig:
+    """The one optimiser schema: AdamW's settings, as both stages' configs hold them (the VQVAE's
+    `optim:` section, GPT-2's `optim.optimizer:`; each subclass sets its defaults)."""
+
+    lr: float = 1e-4
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+    def validate(self, section: str = "optim") -> None:
+        """ValueError naming `section` (where the keys live in the YAML) for a bad value."""
+        if len(self.betas) != 2:
+            raise ValueError(f"{section}.betas needs two values")
+        if not self.lr > 0:
+            raise ValueError(f"{section}.lr must be positive, not {self.lr}")
+        if self.eps < 0 or self.weight_decay < 0:
+            raise ValueError(f"{section}.eps and weight_decay must not be negative")
+
+    def options(self) -> dict[str, Any]:
+        """AdamW's keyword arguments besides the parameters and weight decay."""
+        return {"lr": self.lr, "betas": tuple(self.betas), "eps": self.eps}
 
 
 def use_fused_adamw(parameters: Iterable[torch.nn.Parameter]) -> bool:

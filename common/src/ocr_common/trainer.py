@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import csv
 import os
-import pickle
-import zipfile
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,77 +17,13 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 from ocr_common.atomic import atomic_path
+from ocr_common.checkpoints import ResumePoint, read_resume_point
 from ocr_common.devices import allow_tf32
 from ocr_common.errors import UserError
+from ocr_common.train_config import LOGGER_NAMES, TrainConfig
 
-
-@dataclass
-class TrainConfig:
-    """Runtime knobs shared by every training config; the seed's `train:` keys plus hardware."""
-
-    epochs: int = 1
-    max_steps: int = -1  # stop after this many optimizer steps (-1: run all epochs)
-    max_minutes: float = 0.0  # stop after this much wall-clock time (0: no limit)
-    batch_size: int = 32
-    accumulate_grad_batches: int = 1
-    gradient_clip_val: float = 0.0  # 0 disables clipping
-    validation_interval: float = 1.0  # ≤ 1: fraction of an epoch; > 1: every N batches
-    log_every_n_steps: int = 10
-    checkpoint_every_n_steps: int = 0  # 0: checkpoint once per epoch only
-    accelerator: str = "auto"
-    devices: Any = "auto"  # an int, a list of ids or "auto"
-    num_nodes: int = 1
-    strategy: str = "auto"  # "ddp", "fsdp", … (Lightning's own strategies)
-    precision: str = "32-true"  # "bf16-mixed" / "16-mixed" on GPU
-    logger: str = "csv"  # csv | tensorboard | wandb
-    num_workers: int = 2
-    seed: int = 42
-
-    def validate(self) -> None:
-        if self.logger not in LOGGERS:
-            raise ValueError(f"train.logger must be one of {sorted(LOGGERS)}, not '{self.logger}'")
-        if self.batch_size < 1:
-            raise ValueError("train.batch_size must be at least 1")
-        if self.accumulate_grad_batches < 1:
-            raise ValueError("train.accumulate_grad_batches must be at least 1")
-        if self.num_workers < 0:
-            raise ValueError("train.num_workers must be at least 0 (0: load in the main process)")
-
-
-@dataclass
-class ResumePoint:
-    """A checkpoint checked for `--resume-from`; Lightning's fit(ckpt_path=…) restores the rest."""
-
-    path: Path
-    # Optimizer steps done. Lightning logs a step's metrics (and an epoch-end validation) against
-    # the step count before it, so rows with step < global_step belong to this checkpoint's past.
-    global_step: int
-    hyper_parameters: dict[str, Any]  # what the module was built from (config, vocabulary)
-
-
-def read_resume_point(path: str | os.PathLike) -> ResumePoint:
-    """Check that `path` is a whole Lightning training checkpoint, or fail with one clear line.
-
-    Loaded memory-mapped with weights_only=True, so a bad file costs neither a full read nor
-    unpickling arbitrary objects; a truncated zip or pickle is refused here, not deep in fit().
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: checkpoint to resume from not found")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UserError(f"{path}: not a readable checkpoint ({first})") from None
-    missing = [k for k in ("state_dict", "loops", "global_step") if k not in checkpoint]
-    if not isinstance(checkpoint, dict) or missing:
-        raise UserError(f"{path}: not a Lightning training checkpoint (no {', '.join(missing)})")
-    hyper_parameters = checkpoint.get("hyper_parameters")
-    return ResumePoint(
-        path,
-        int(checkpoint["global_step"]),
-        hyper_parameters if isinstance(hyper_parameters, dict) else {},
-    )
+# Re-exported: these lived here before the Lightning-free modules held them.
+__all__ = ["ResumePoint", "TrainConfig", "build_trainer", "read_resume_point"]
 
 
 class _ContinuedExperimentWriter(ExperimentWriter):
@@ -153,6 +86,7 @@ def _wandb(run_dir: Path, name: str, resume: ResumePoint | None) -> Logger:
 
 
 LOGGERS = {"csv": _csv, "tensorboard": _tensorboard, "wandb": _wandb}
+assert tuple(LOGGERS) == LOGGER_NAMES
 
 
 class StepAndEpochCheckpoint(ModelCheckpoint):

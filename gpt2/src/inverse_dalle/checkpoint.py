@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from pathlib import Path
 
-import torch
-
-from inverse_dalle.lightning_module import OCRModule
+from inverse_dalle.lightning_module import (
+    CHECKPOINT_FORMAT_VERSION,
+    CHECKPOINT_LEGACY_VERSION,
+    CHECKPOINT_VERSION_KEY,
+    OCRModule,
+)
+from ocr_common.checkpoints import ResumePoint, check_checkpoint_version, load_checkpoint
 from ocr_common.config import ConfigError
 from ocr_common.errors import UserError
-from ocr_common.trainer import ResumePoint
 
 
 def check_resume_point(resume: ResumePoint, module: OCRModule) -> None:
@@ -36,18 +37,18 @@ def check_resume_point(resume: ResumePoint, module: OCRModule) -> None:
 def load_module(checkpoint: str | os.PathLike) -> OCRModule:
     """The module a checkpoint was saved from, rebuilt from the config and vocabulary inside it."""
     path = Path(checkpoint)
-    if not path.is_file():
-        raise UserError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UserError(f"{path}: not a readable checkpoint ({first})") from None
-    if not isinstance(state, dict) or "state_dict" not in state:
-        raise UserError(f"{path}: not a Lightning checkpoint (no state_dict)")
+    state = load_checkpoint(path)
     hparams = state.get("hyper_parameters", {})
     if "config" not in hparams or "vocabulary" not in hparams:
         raise UserError(f"{path}: not a GPT-2 reader checkpoint (no config/vocabulary inside)")
+    check_checkpoint_version(
+        state,
+        path,
+        CHECKPOINT_VERSION_KEY,
+        CHECKPOINT_FORMAT_VERSION,
+        OCRModule.checkpoint_kind,
+        CHECKPOINT_LEGACY_VERSION,
+    )
     try:
         module = OCRModule(hparams["config"], hparams["vocabulary"])
     except (ConfigError, ValueError) as error:

@@ -15,6 +15,7 @@ import torch
 from transformers import GPT2LMHeadModel
 
 from inverse_dalle.token_format import TokenLayout
+from vqvae.token_table import check_codebook
 from vqvae.tokenizer import ImageTokenizer
 
 
@@ -33,10 +34,7 @@ def initialize_code_embeddings(
     much against the position embeddings as they would have. The output layer is tied to the
     embeddings, so image-token prediction starts from the same geometry.
     """
-    if vectors.shape[0] != layout.num_codes:
-        raise ValueError(
-            f"the VQVAE has {vectors.shape[0]} codes, the token layout {layout.num_codes}"
-        )
+    check_codebook("the VQVAE", vectors.shape[0], "the token layout", layout.num_codes, ValueError)
     weight = model.transformer.wte.weight
     centered = vectors - vectors.mean(dim=0)
     u, s, _ = torch.linalg.svd(centered, full_matrices=False)

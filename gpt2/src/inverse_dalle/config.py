@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from transformers import SchedulerType
 
 from inverse_dalle.vocabulary import TEXT_UNITS
-from ocr_common.trainer import TrainConfig
+from ocr_common.optimization import AdamWConfig
+from ocr_common.train_config import TrainConfig
 
 
 @dataclass
@@ -42,20 +43,19 @@ class ModelConfig:
 
 
 @dataclass
-class OptimizerConfig:
-    name: str = "adamw"  # adamw | apex_fused_adam
+class OptimizerConfig(AdamWConfig):
+    """`optim.optimizer:` AdamW's settings (ocr_common.optimization's schema) and its kernel."""
+
     lr: float = 2e-4
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     eps: float = 1e-6
     weight_decay: float = 0.01
+    name: str = "adamw"  # adamw | apex_fused_adam
 
-    def validate(self) -> None:
+    def validate(self, section: str = "optim.optimizer") -> None:
         if self.name not in ("adamw", "apex_fused_adam"):
             raise ValueError("optim.optimizer.name must be adamw or apex_fused_adam")
-        if not self.lr > 0:
-            raise ValueError(f"optim.optimizer.lr must be positive, not {self.lr}")
-        if self.eps < 0 or self.weight_decay < 0:
-            raise ValueError("optim.optimizer.eps and weight_decay must not be negative")
+        super().validate(section)
 
 
 @dataclass

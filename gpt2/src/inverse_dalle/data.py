@@ -22,7 +22,7 @@ from inverse_dalle.vocabulary import UNK_ID, Vocabulary
 from ocr_common.errors import UserError
 from ocr_common.sampling import ResumableDataLoader, SeededShuffleSampler, ShardedBatchSampler
 from ocr_common.tables import open_arrow_table
-from vqvae.token_table import read_meta, string_to_grid
+from vqvae.token_table import check_codebook, read_meta, string_to_grid
 from vqvae.tokenizer import ImageTokenizer
 
 COLUMNS = ("img_path", "text", "visual_tokens")
@@ -72,11 +72,12 @@ class TokenTable:
 def load_token_table(path: str | os.PathLike, config: DataConfig) -> TokenTable:
     """Open a token table after checking its .meta.json against the config."""
     meta = read_meta(path)
-    if meta.num_embeddings != config.num_visual_tokens:
-        raise UserError(
-            f"{path}: token table has {meta.num_embeddings} codes (.meta.json), config "
-            f"data.num_visual_tokens is {config.num_visual_tokens}"
-        )
+    check_codebook(
+        f"{path}: token table (.meta.json)",
+        meta.num_embeddings,
+        "config data.num_visual_tokens is",
+        config.num_visual_tokens,
+    )
     if meta.max_length > config.max_visual_length:
         raise UserError(
             f"{path}: token table max_length {meta.max_length} (.meta.json) exceeds config "

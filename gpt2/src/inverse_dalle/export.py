@@ -12,18 +12,18 @@ from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
 from transformers import GenerationConfig, GPT2LMHeadModel, PreTrainedTokenizerFast
 
+from inverse_dalle import export_format
 from inverse_dalle.config import InverseDalleConfig, SamplingConfig
+from inverse_dalle.export_format import FORMAT_FILE, VOCAB_FILE, VQVAE_DIR
 from inverse_dalle.lightning_module import OCRModule
 from inverse_dalle.token_format import FORMAT_VERSION, IMAGE_TO_TEXT, TEXT_TO_IMAGE, TokenLayout
-from inverse_dalle.vocabulary import BOS, EOS, PAD, UNK, VOCAB_VERSION, Vocabulary
+from inverse_dalle.vocabulary import BOS, EOS, PAD, UNK, Vocabulary
 from ocr_common.atomic import atomic_directory, check_replaceable
 from ocr_common.config import config_to_dict
 from ocr_common.errors import UserError
 from ocr_common.json_files import write_json
+from vqvae.token_table import check_codebook
 
-FORMAT_FILE = "inverse_dalle.json"
-VOCAB_FILE = "vocab.txt"
-VQVAE_DIR = "vqvae"
 # Keys of the config that shape the model or its inputs: the checkpoint's values must match.
 CHECKED_KEYS = {
     "data": ("num_visual_tokens", "max_visual_length", "max_text_length", "text_unit"),
@@ -64,22 +64,9 @@ def build_tokenizer(vocabulary: Vocabulary, layout: TokenLayout) -> PreTrainedTo
 
 
 def format_metadata(module: OCRModule, vqvae_sha256: str | None, order: str) -> dict[str, Any]:
-    layout = module.layout
-    return {
-        "format_version": FORMAT_VERSION,
-        "vocab_version": VOCAB_VERSION,
-        "text_unit": module.vocabulary.text_unit,
-        "text_vocab_size": layout.text_vocab_size,
-        "num_visual_tokens": layout.num_codes,
-        "max_visual_length": layout.max_visual_length,
-        "max_text_length": layout.max_text_length,
-        "row_id": layout.row_id,
-        "image_pad_id": layout.image_pad_id,
-        "code_offset": layout.code_offset,
-        "order": order,
-        "vqvae_sha256": vqvae_sha256,
-        "training_config": config_to_dict(module.config),
-    }
+    return export_format.format_metadata(
+        module.layout, module.vocabulary, config_to_dict(module.config), vqvae_sha256, order
+    )
 
 
 def model_card(module: OCRModule, has_vqvae: bool, half: bool) -> str:
@@ -214,11 +201,12 @@ def export_model(
         from vqvae import ImageTokenizer  # only an export that bundles a VQVAE needs it
 
         tokenizer = ImageTokenizer.from_pretrained(vqvae_dir)
-        if tokenizer.num_embeddings != module.layout.num_codes:
-            raise UserError(
-                f"{vqvae_dir}: VQVAE has {tokenizer.num_embeddings} codes, the model reads "
-                f"{module.layout.num_codes}"
-            )
+        check_codebook(
+            f"{vqvae_dir}: VQVAE",
+            tokenizer.num_embeddings,
+            "the model reads",
+            module.layout.num_codes,
+        )
         vqvae_sha256 = tokenizer.sha256
     output = Path(output_dir)
     with atomic_directory(output, FORMAT_FILE, overwrite) as staging:
@@ -238,12 +226,3 @@ def export_model(
             tokenizer.save_pretrained(staging / VQVAE_DIR)
     parameters = sum(p.numel() for p in module.model.parameters())
     return ExportReport(output, parameters, vqvae_dir is not None)
-
-
-def layout_from_metadata(metadata: dict[str, Any]) -> TokenLayout:
-    return TokenLayout(
-        metadata["text_vocab_size"],
-        metadata["num_visual_tokens"],
-        metadata["max_visual_length"],
-        metadata["max_text_length"],
-    )

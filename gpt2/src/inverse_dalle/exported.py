@@ -11,10 +11,16 @@ import torch
 from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, GPT2LMHeadModel
 
-from inverse_dalle.export import FORMAT_FILE, VOCAB_FILE, VQVAE_DIR, layout_from_metadata
+from inverse_dalle.export_format import (
+    FORMAT_FILE,
+    VOCAB_FILE,
+    VQVAE_DIR,
+    check_metadata,
+    layout_from_metadata,
+)
 from inverse_dalle.model import use_fused_gelu
-from inverse_dalle.token_format import FORMAT_VERSION, ORDERS, TokenLayout
-from inverse_dalle.vocabulary import VOCAB_VERSION, Vocabulary
+from inverse_dalle.token_format import TokenLayout
+from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.errors import UserError
 from ocr_common.json_files import read_json
 from vqvae.tokenizer import ImageTokenizer
@@ -39,13 +45,7 @@ def load_export(directory: str | os.PathLike, device: str | torch.device = "cpu"
     directory = Path(directory)
     format_path = directory / FORMAT_FILE
     metadata = read_json(format_path, "not found (not an exported model directory)")
-    for key, supported in (("format_version", FORMAT_VERSION), ("vocab_version", VOCAB_VERSION)):
-        if metadata.get(key) != supported:
-            raise UserError(
-                f"{format_path}: {key} {metadata.get(key)}, this code reads {supported}"
-            )
-    if metadata.get("order") not in ORDERS:
-        raise UserError(f"{format_path}: order {metadata.get('order')}, this code reads {ORDERS}")
+    check_metadata(metadata, format_path)
     layout = layout_from_metadata(metadata)
     vocabulary = Vocabulary.load(directory / VOCAB_FILE, metadata["text_unit"])
     if len(vocabulary) != layout.text_vocab_size:

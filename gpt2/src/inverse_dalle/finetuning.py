@@ -19,7 +19,8 @@ import torch
 
 from inverse_dalle.config import FinetuneConfig, InverseDalleConfig
 from inverse_dalle.data import OCRDataset, load_token_table
-from inverse_dalle.export import FORMAT_FILE, VQVAE_DIR, export_model
+from inverse_dalle.export import export_model
+from inverse_dalle.export_format import FORMAT_FILE, VQVAE_DIR
 from inverse_dalle.exported import ExportedModel, load_export
 from inverse_dalle.lightning_module import OCRModule
 from inverse_dalle.table_reading import check_token_table

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from inverse_dalle.token_format import TokenLayout
+from vqvae.token_table import max_rows
 
 RAGGED = "ragged"  # rows of different lengths, padded or cut to the common width (rule 3)
 MISPLACED_ROW = "misplaced_row"  # an empty row or codes before the first [ROW] (rule 2)
@@ -66,9 +67,9 @@ def repair_grid(tokens: Sequence[int], layout: TokenLayout) -> RepairedGrid:
     if any(len(row) != width for row in rows):
         repairs.append(RAGGED)
         rows = [row[:width] + [row[-1]] * (width - len(row)) for row in rows]
-    max_rows = layout.max_visual_length // (width + 1)
-    if len(rows) > max_rows:
-        rows = rows[:max_rows]
+    tallest = max_rows(width, layout.max_visual_length)
+    if len(rows) > tallest:
+        rows = rows[:tallest]
         if TOO_LONG not in repairs:
             repairs.append(TOO_LONG)
     return RepairedGrid(rows, tuple(repairs))

@@ -16,11 +16,18 @@ from inverse_dalle.model import build_model
 from inverse_dalle.reading import read_grids
 from inverse_dalle.token_format import IGNORE, TokenLayout
 from inverse_dalle.vocabulary import Vocabulary
+from ocr_common.checkpoints import VersionedCheckpoints
 from ocr_common.config import config_from_dict, config_to_dict
 from ocr_common.errors import UserError
 from ocr_common.metrics import score
 from ocr_common.optimization import ClipsFusedOptimizerGradients, use_fused_adamw
 from vqvae.token_table import string_to_grid
+
+# Written into every GPT-2 training checkpoint under this key; one without it predates the key
+# and is version 1 (the same format).
+CHECKPOINT_FORMAT_VERSION = 1
+CHECKPOINT_VERSION_KEY = "inverse_dalle_format_version"
+CHECKPOINT_LEGACY_VERSION = 1
 
 
 def layout_for(config: InverseDalleConfig, vocabulary: Vocabulary) -> TokenLayout:
@@ -53,7 +60,7 @@ def build_optimizer(parameters: list[tuple[str, torch.nn.Parameter]], config: Op
         {"params": decay, "weight_decay": config.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
-    options = {"lr": config.lr, "betas": tuple(config.betas), "eps": config.eps}
+    options = config.options()
     if config.name == "apex_fused_adam":
         try:
             from apex.optimizers import FusedAdam
@@ -67,7 +74,12 @@ def build_optimizer(parameters: list[tuple[str, torch.nn.Parameter]], config: Op
     return torch.optim.AdamW(groups, fused=fused or None, **options)
 
 
-class OCRModule(ClipsFusedOptimizerGradients, L.LightningModule):
+class OCRModule(VersionedCheckpoints, ClipsFusedOptimizerGradients, L.LightningModule):
+    checkpoint_version_key = CHECKPOINT_VERSION_KEY
+    checkpoint_format_version = CHECKPOINT_FORMAT_VERSION
+    checkpoint_kind = "GPT-2"
+    checkpoint_legacy_version = CHECKPOINT_LEGACY_VERSION
+
     def __init__(self, config: dict[str, Any], vocabulary: list[str]) -> None:
         super().__init__()
         self.save_hyperparameters()

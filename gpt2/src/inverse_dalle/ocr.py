@@ -16,6 +16,7 @@ from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.devices import resolve_device
 from ocr_common.errors import UserError
 from ocr_common.images import UnreadableImage, load_image
+from vqvae.token_table import check_codes
 from vqvae.tokenizer import ImageTokenizer
 
 ImageInput = Image.Image | str | os.PathLike
@@ -56,8 +57,7 @@ class InverseDalleOCR:
 
     def check_grid(self, grid: list[list[int]]) -> None:
         """ValueError unless this reader can read `grid`: codes of its codebook, in its budget."""
-        if any(code < 0 or code >= self.layout.num_codes for row in grid for code in row):
-            raise ValueError(f"token grid has code ids outside [0, {self.layout.num_codes})")
+        check_codes(grid, self.layout.num_codes)
         self.layout.visual_ids(grid)  # raises when over max_visual_length
 
     def log_likelihoods(

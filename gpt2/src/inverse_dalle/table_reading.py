@@ -20,7 +20,7 @@ from inverse_dalle.reading import Reading
 from ocr_common.errors import UserError
 from ocr_common.images import IMAGE_SUFFIXES, list_images
 from ocr_common.tables import read_table, resolve_image_paths
-from vqvae.token_table import read_meta, string_to_grid
+from vqvae.token_table import check_codebook, read_meta, string_to_grid
 
 CHUNK = 1024  # rows tokenised or read at once (VQVAE inputs held, not images; progress updates)
 
@@ -46,11 +46,12 @@ def load_rows(path: Path) -> pd.DataFrame:
 
 def check_token_table(ocr: InverseDalleOCR | ExportedModel, path: Path) -> None:
     meta = read_meta(path)
-    if meta.num_embeddings != ocr.layout.num_codes:
-        raise UserError(
-            f"{path}: token table has {meta.num_embeddings} codes (.meta.json), the model reads "
-            f"{ocr.layout.num_codes}"
-        )
+    check_codebook(
+        f"{path}: token table (.meta.json)",
+        meta.num_embeddings,
+        "the model reads",
+        ocr.layout.num_codes,
+    )
     if ocr.tokenizer is not None:
         check_made_by(path, ocr.tokenizer)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from inverse_dalle.vocabulary import BOS_ID, EOS_ID, PAD_ID
+from vqvae.token_table import check_budget
 
 FORMAT_VERSION = 1
 IGNORE = -100  # cross-entropy target that does not count
@@ -75,15 +76,13 @@ class TokenLayout:
         return self.text_length if order == TEXT_TO_IMAGE else 0
 
     def visual_ids(self, grid: list[list[int]]) -> list[int]:
-        """`[ROW] r1 … [ROW] rh` for a grid of code ids (without padding)."""
+        """`[ROW] r1 … [ROW] rh` for a grid of code ids (without padding); ValueError over the
+        budget (vqvae.token_table's rule)."""
+        check_budget(grid, self.max_visual_length)
         ids = []
         for row in grid:
             ids.append(self.row_id)
             ids.extend(code + self.code_offset for code in row)
-        if len(ids) > self.max_visual_length:
-            raise ValueError(
-                f"grid needs {len(ids)} tokens, max_visual_length is {self.max_visual_length}"
-            )
         return ids
 
     def grid(self, visual_ids: list[int]) -> list[list[int]]:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
-import zipfile
-from pathlib import Path
 
 import torch
 
+from ocr_common.checkpoints import check_checkpoint_version, load_checkpoint, strip_prefix
 from ocr_common.errors import UserError
 from vqvae.config import ModelConfig
-from vqvae.lightning_module import CHECKPOINT_FORMAT_VERSION
 from vqvae.model import VQVAE
+
+# Written into every VQVAE training checkpoint (VQVAETask.on_save_checkpoint) under this key.
+CHECKPOINT_FORMAT_VERSION = 1
+CHECKPOINT_VERSION_KEY = "vqvae_format_version"
 
 
 def weights_sha256(model: torch.nn.Module) -> str:
@@ -39,24 +40,8 @@ def load_state(model: VQVAE, state: dict[str, torch.Tensor], source: str | os.Pa
 
 
 def load_from_checkpoint(config: ModelConfig, path: str | os.PathLike) -> VQVAE:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: checkpoint not found")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UserError(f"{path}: not a readable checkpoint ({first})") from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise UserError(f"{path}: not a Lightning checkpoint (no state_dict)")
-    version = checkpoint.get("vqvae_format_version")
-    if version != CHECKPOINT_FORMAT_VERSION:
-        raise UserError(
-            f"{path}: VQVAE checkpoint format_version {version}, this code reads "
-            f"{CHECKPOINT_FORMAT_VERSION}"
-        )
-    prefix = "model."
-    state = {
-        k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
-    }
-    return load_state(VQVAE(config), state, path)
+    checkpoint = load_checkpoint(path)
+    check_checkpoint_version(
+        checkpoint, path, CHECKPOINT_VERSION_KEY, CHECKPOINT_FORMAT_VERSION, "VQVAE"
+    )
+    return load_state(VQVAE(config), strip_prefix(checkpoint["state_dict"], "model."), path)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ocr_common.trainer import TrainConfig
+from ocr_common.optimization import AdamWConfig
+from ocr_common.train_config import TrainConfig
 
 
 @dataclass
@@ -73,7 +74,9 @@ class ModelConfig:
 
 
 @dataclass
-class OptimConfig:
+class OptimConfig(AdamWConfig):
+    """`optim:` AdamW's settings (ocr_common.optimization's schema) and a linear warm-up."""
+
     lr: float = 1e-4
     betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
     eps: float = 1e-8
@@ -93,9 +96,6 @@ class VQVAEConfig:
         self.train.validate()
         if self.data.max_length < 2:
             raise ValueError("data.max_length must be at least 2")
-        if len(self.optim.betas) != 2:
-            raise ValueError("optim.betas needs two values")
-        if not self.optim.lr > 0:
-            raise ValueError(f"optim.lr must be positive, not {self.optim.lr}")
+        self.optim.validate("optim")
         if not 0.0 <= self.data.validation_ratio < 1.0:
             raise ValueError("data.validation_ratio must be in [0, 1)")

@@ -21,6 +21,7 @@ from ocr_common.tables import read_table, resolve_image_paths
 from ocr_common.tesseract import read_by_orientation
 from vqvae.images import to_pil, to_template_tensor
 from vqvae.lightning_module import psnr
+from vqvae.quantizer import codebook_perplexity
 from vqvae.tokenizer import ImageTokenizer
 
 
@@ -82,14 +83,13 @@ def evaluate_fidelity(
         references = [table["text"].iloc[i] for i in kept]
         on_originals = read_by_orientation([paths[i] for i in kept], kept_orientations)
         on_rebuilt = read_by_orientation(rebuilt_paths, kept_orientations)
-    probs = counts / counts.sum()
     return FidelityReport(
         count=len(kept),
         num_skipped=len(paths) - len(kept),
         l1=l1_sum / len(kept),
         psnr=psnr(mse_sum / len(kept)),
         used_fraction=float((counts > 0).float().mean()),
-        perplexity=float(torch.exp(-(probs * probs.clamp(min=1e-10).log()).sum())),
+        perplexity=float(codebook_perplexity(counts)),
         word_accuracy_originals=score(on_originals, references).word_accuracy,
         word_accuracy_reconstructions=score(on_rebuilt, references).word_accuracy,
     )

@@ -11,15 +11,16 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from ocr_common.checkpoints import VersionedCheckpoints
 from ocr_common.config import config_from_dict, config_to_dict
-from ocr_common.errors import UserError
 from ocr_common.optimization import ClipsFusedOptimizerGradients, use_fused_adamw
+from vqvae.checkpoint import CHECKPOINT_FORMAT_VERSION, CHECKPOINT_VERSION_KEY
 from vqvae.config import VQVAEConfig
 from vqvae.grid import reconstruction_grid
 from vqvae.images import to_pil
 from vqvae.model import VQVAE
+from vqvae.quantizer import codebook_perplexity
 
-CHECKPOINT_FORMAT_VERSION = 1
 GRID_IMAGES = 16
 
 
@@ -28,7 +29,11 @@ def psnr(mse: float) -> float:
     return 10 * math.log10(4.0 / max(mse, 1e-12))
 
 
-class VQVAETask(ClipsFusedOptimizerGradients, L.LightningModule):
+class VQVAETask(VersionedCheckpoints, ClipsFusedOptimizerGradients, L.LightningModule):
+    checkpoint_version_key = CHECKPOINT_VERSION_KEY
+    checkpoint_format_version = CHECKPOINT_FORMAT_VERSION
+    checkpoint_kind = "VQVAE"
+
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
         self.save_hyperparameters()  # the resolved config travels inside every checkpoint
@@ -99,8 +104,7 @@ class VQVAETask(ClipsFusedOptimizerGradients, L.LightningModule):
         # Every rank saw part of the validation set: count codes over all of them.
         counts = self.trainer.strategy.reduce(self._val_counts, reduce_op="sum")
         if counts.sum() > 0:
-            probs = counts / counts.sum()
-            self.log("val/perplexity", torch.exp(-(probs * probs.clamp(min=1e-10).log()).sum()))
+            self.log("val/perplexity", codebook_perplexity(counts))
             self.log("val/used_fraction", (counts > 0).float().mean())
         if self._val_pairs and self.trainer.is_global_zero and not self.trainer.sanity_checking:
             self._save_grid()
@@ -122,9 +126,7 @@ class VQVAETask(ClipsFusedOptimizerGradients, L.LightningModule):
         optim = self.config.optim
         optimizer = torch.optim.AdamW(
             self.model.parameters(),
-            lr=optim.lr,
-            betas=tuple(optim.betas),
-            eps=optim.eps,
+            **optim.options(),
             weight_decay=optim.weight_decay,
             fused=use_fused_adamw(self.model.parameters()) or None,
         )
@@ -133,14 +135,3 @@ class VQVAETask(ClipsFusedOptimizerGradients, L.LightningModule):
             optimizer, lambda step: min(1.0, (step + 1) / warmup)
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["vqvae_format_version"] = CHECKPOINT_FORMAT_VERSION
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        version = checkpoint.get("vqvae_format_version")
-        if version != CHECKPOINT_FORMAT_VERSION:
-            raise UserError(
-                f"cannot resume: VQVAE checkpoint format_version {version}, this code reads "
-                f"{CHECKPOINT_FORMAT_VERSION}"
-            )

@@ -19,6 +19,12 @@ from torch import nn
 from vqvae.config import QuantizerConfig
 
 
+def codebook_perplexity(counts: torch.Tensor) -> torch.Tensor:
+    """exp(entropy) of a code histogram: how many codes are in effective use (1 for none)."""
+    probs = counts / counts.sum().clamp(min=1)
+    return torch.exp(-(probs * torch.log(probs.clamp(min=1e-10))).sum())
+
+
 @dataclass
 class Quantized:
     latents: torch.Tensor  # (B, D, h, w): the decoder's input (straight-through when training)
@@ -77,8 +83,7 @@ class FactorizedQuantizer(nn.Module):
         counts = self._count(indices)
         if self.training and self.config.restart_dead_codes:
             self._restart_dead_codes(counts, flat.detach())
-        probs = counts / counts.sum().clamp(min=1)
-        perplexity = torch.exp(-(probs * torch.log(probs.clamp(min=1e-10))).sum())
+        perplexity = codebook_perplexity(counts)
         return Quantized(
             latents=self.project_out(quantized).permute(0, 3, 1, 2),
             indices=indices,

@@ -1,8 +1,9 @@
 """Dynamic-shape templates: which grid of h rows × w columns of tokens an image is drawn into.
 
 With a budget of L tokens and one start-of-row token per row, a template must satisfy
-h·(w+1) ≤ L. Only maximal templates (neither side can grow) are candidates, and an image takes
-the one whose aspect ratio is closest on a log scale, so a 4:1 crop is not padded to a square.
+h·(w+1) ≤ L (the budget rule of vqvae.token_table). Only maximal templates (neither side can
+grow) are candidates, and an image takes the one whose aspect ratio is closest on a log scale,
+so a 4:1 crop is not padded to a square.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+
+from vqvae.token_table import grid_length, max_cols
 
 
 @lru_cache(maxsize=64)
@@ -21,8 +24,8 @@ def maximal_templates(max_length: int) -> tuple[tuple[int, int], ...]:
         )
     templates = []
     for rows in range(1, max_length // 2 + 1):
-        cols = max_length // rows - 1
-        taller_cols = max_length // (rows + 1) - 1
+        cols = max_cols(rows, max_length)
+        taller_cols = max_cols(rows + 1, max_length)
         if cols >= 1 and taller_cols < cols:  # one more row would force fewer columns
             templates.append((rows, cols))
     return tuple(templates)
@@ -41,7 +44,7 @@ def choose_template(width: int, height: int, max_length: int) -> tuple[int, int]
 
 def square_template(max_length: int) -> tuple[int, int]:
     """The largest square grid within the budget: what padding every image to a square gives."""
-    side = max(s for s in range(1, max_length) if s * (s + 1) <= max_length)
+    side = max(s for s in range(1, max_length) if grid_length(s, s) <= max_length)
     return side, side
 
 

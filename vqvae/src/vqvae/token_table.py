@@ -1,18 +1,64 @@
-"""The token table format: a grid of code ids as text, and the `.meta.json` sidecar.
+"""The token grid at the stage boundary: what the VQVAE writes and the GPT-2 reads.
 
-A grid is rows of ids separated by one space, rows separated by a tab: "12 5 9\t3 3 8".
+The one owner of
+- the budget rule: a grid of h rows × w codes takes h·(w+1) sequence tokens (one [ROW] per row),
+  at most the budget L (`max_length` in the VQVAE and the table, `max_visual_length` in GPT-2);
+- the codebook rule: codes are ids in [0, N), N the codebook size (`num_embeddings` in the VQVAE
+  and the table, `num_visual_tokens` in the GPT-2 config and export, `TokenLayout.num_codes`);
+- the token table format: a grid as text, rows of ids separated by one space, rows separated by
+  a tab ("12 5 9\t3 3 8"), and the table's `.meta.json` sidecar (TokenTableMeta).
+
+vqvae.shapes (templates), inverse_dalle.token_format (sequences), inverse_dalle.grid_repair
+(sampled grids) and every codebook-agreement check use the rules from here.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from ocr_common.errors import UserError
+from ocr_common.errors import UserError, check_version
 from ocr_common.json_files import read_json, write_json
 
 TOKEN_TABLE_FORMAT_VERSION = 1
+
+
+def grid_length(rows: int, cols: int) -> int:
+    """Sequence tokens a rows × cols grid takes: one [ROW] per row, then its codes."""
+    return rows * (cols + 1)
+
+
+def max_cols(rows: int, max_length: int) -> int:
+    """The widest grid of `rows` rows within the budget (may be < 1: none fits)."""
+    return max_length // rows - 1
+
+
+def max_rows(cols: int, max_length: int) -> int:
+    """The tallest grid of `cols` columns within the budget."""
+    return max_length // (cols + 1)
+
+
+def check_budget(grid: Sequence[Sequence[int]], max_length: int) -> None:
+    """ValueError unless the grid's rows, each with its [ROW], fit `max_length` tokens."""
+    needed = sum(len(row) + 1 for row in grid)
+    if needed > max_length:
+        raise ValueError(f"grid needs {needed} tokens, max_visual_length is {max_length}")
+
+
+def check_codes(grid: Sequence[Sequence[int]], num_codes: int) -> None:
+    """ValueError unless every code id is in [0, num_codes)."""
+    if any(code < 0 or code >= num_codes for row in grid for code in row):
+        raise ValueError(f"token grid has code ids outside [0, {num_codes})")
+
+
+def check_codebook(
+    source: str, codes: int, reader: str, expected: int, error: type[Exception] = UserError
+) -> None:
+    """The one codebook-agreement check between the stages: "SOURCE has N codes, READER M"."""
+    if codes != expected:
+        raise error(f"{source} has {codes} codes, {reader} {expected}")
 
 
 def grid_to_string(grid: list[list[int]]) -> str:
@@ -53,12 +99,9 @@ def write_meta(table_path: str | os.PathLike, meta: TokenTableMeta) -> None:
 def read_meta(table_path: str | os.PathLike) -> TokenTableMeta:
     path = meta_path(table_path)
     values = read_json(path, "token table metadata not found")
-    version = values.get("format_version")
-    if version != TOKEN_TABLE_FORMAT_VERSION:
-        raise UserError(
-            f"{path}: token table format_version {version}, this code reads "
-            f"{TOKEN_TABLE_FORMAT_VERSION}"
-        )
+    check_version(
+        path, "token table format_version", values.get("format_version"), TOKEN_TABLE_FORMAT_VERSION
+    )
     names = {f.name for f in fields(TokenTableMeta)}
     missing = names - values.keys()
     if missing:

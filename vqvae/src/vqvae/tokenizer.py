@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 
 from ocr_common.atomic import atomic_path
 from ocr_common.config import ConfigError, config_from_dict, config_to_dict
-from ocr_common.errors import UserError
+from ocr_common.errors import UserError, check_version
 from ocr_common.images import to_rgb
 from ocr_common.json_files import read_json, write_json
 from vqvae.checkpoint import load_from_checkpoint, load_state, weights_sha256
@@ -22,6 +22,7 @@ from vqvae.config import ModelConfig
 from vqvae.images import PAD_VALUE, PIXEL_MEAN, PIXEL_STD, to_pil, to_template_tensor
 from vqvae.model import VQVAE
 from vqvae.shapes import choose_template
+from vqvae.token_table import check_codes
 
 EXPORT_FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -56,12 +57,12 @@ class ImageTokenizer:
         directory = Path(directory)
         config_path = directory / CONFIG_FILE
         values = read_json(config_path, "not found (not an exported VQVAE directory)")
-        version = values.get("format_version")
-        if version != EXPORT_FORMAT_VERSION:
-            raise UserError(
-                f"{config_path}: export format_version {version}, this code reads "
-                f"{EXPORT_FORMAT_VERSION}"
-            )
+        check_version(
+            config_path,
+            "export format_version",
+            values.get("format_version"),
+            EXPORT_FORMAT_VERSION,
+        )
         try:
             model_config = config_from_dict(ModelConfig, values["model"])
         except (KeyError, ConfigError) as error:
@@ -133,7 +134,6 @@ class ImageTokenizer:
         indices = torch.tensor([list(row) for row in grid], dtype=torch.long)
         if indices.ndim != 2 or indices.numel() == 0:
             raise ValueError("a grid is a non-empty list of equally long rows")
-        if indices.min() < 0 or indices.max() >= self.num_embeddings:
-            raise ValueError(f"grid has code ids outside [0, {self.num_embeddings})")
+        check_codes(grid, self.num_embeddings)
         device = next(self.model.parameters()).device
         return to_pil(self.model.decode(indices[None].to(device))[0])
