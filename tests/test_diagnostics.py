@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import torch
 
-from ocr_common.tables import write_table
-from vqvae.token_table import TokenTableMeta, grid_to_string, write_meta
+from inverse_dalle.exported import load_export
+from inverse_dalle.vocabulary import BOS_ID, EOS_ID
+from ocr_common.tables import read_table, write_table
+from vqvae.token_table import TokenTableMeta, grid_to_string, string_to_grid, write_meta
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -39,8 +43,37 @@ def test_position_scores_cover_every_text_position(pipeline: dict[str, Path]) ->
         str(pipeline["export"]), str(pipeline["folder"] / "validation.parquet"), rows=8
     )
     assert [p["position"] for p in scores["image"]] == [p["position"] for p in scores["swapped"]]
+    # The same figures from the plain model, one unpadded sequence at a time: the text after
+    # `<s>` scored against the full output layer cut to the text rows.
+    exported = load_export(pipeline["export"])
+    layout = exported.layout
+    table = read_table(pipeline["folder"] / "validation.parquet", ("visual_tokens",))
+    n, right, loss = defaultdict(int), defaultdict(int), defaultdict(float)
+    for grid, text in zip(table["visual_tokens"], table["text"], strict=True):
+        visual = layout.visual_ids(string_to_grid(grid))
+        targets = [*exported.vocabulary.encode(text)[: layout.max_text_length], EOS_ID]
+        ids = torch.tensor([[*visual, BOS_ID, *targets[:-1]]])
+        # the text starts at max_visual_length, as in training, whatever the image's length
+        positions = [
+            *range(len(visual)),
+            *range(layout.max_visual_length, layout.max_visual_length + len(targets)),
+        ]
+        with torch.no_grad():
+            logits = exported.model(input_ids=ids, position_ids=torch.tensor([positions])).logits
+        log_probs = logits[0, len(visual) :, : layout.text_vocab_size].log_softmax(-1)
+        for k, target in enumerate(targets):
+            n[k] += 1
+            right[k] += int(log_probs[k].argmax()) == target
+            loss[k] -= float(log_probs[k, target])
+    assert [p["n"] for p in scores["image"]] == [n[k] for k in sorted(n)]
     assert scores["image"][0]["n"] == 8  # every row predicts its first token
-    assert all(0.0 <= p["accuracy"] <= 1.0 and p["loss"] > 0 for p in scores["image"])
+    assert [p["accuracy"] for p in scores["image"]] == [
+        round(right[k] / n[k], 4) for k in sorted(n)
+    ]
+    assert [p["loss"] for p in scores["image"]] == pytest.approx(
+        [loss[k] / n[k] for k in sorted(n)],
+        abs=1e-3,  # rounded to 3 decimals
+    )
 
 
 def test_first_glyph_region_follows_the_reading_direction() -> None:

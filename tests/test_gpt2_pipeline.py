@@ -288,8 +288,19 @@ def test_evaluate_scores_every_row_by_group(
     assert exact == pytest.approx(report["scores"]["all"]["word_accuracy"])
     groups = set(dataset["orientation"])
     assert sum(report["scores"][g]["count"] for g in groups) == 8
-    assert 0 <= report["num_unended"] <= 8
-    assert "word acc" in capsys.readouterr().out
+    # The 7 readable images read one at a time: a reading has ended exactly when </s> came
+    # within max_text_length tokens, and the report counts those that did not.
+    ocr = InverseDalleOCR.from_pretrained(pipeline["export"])
+    tokens = read_table(folder / "validation.parquet", ("visual_tokens",))
+    alone = [
+        ocr.read_grids([grid], 1)[0]
+        for grid in ocr.tokenize([folder / p for p in tokens["img_path"][1:]])
+    ]
+    assert [r.ended for r in alone] == [len(r.ids) <= ocr.layout.max_text_length for r in alone]
+    assert report["num_unended"] == sum(not r.ended for r in alone)
+    out = capsys.readouterr().out
+    assert "word acc" in out
+    assert f"{report['num_unended']} reading(s) hit the length limit without </s>" in out
 
 
 def test_unknown_config_key_is_refused(pipeline: dict[str, Path]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 import unicodedata
 from pathlib import Path
 
@@ -97,15 +98,19 @@ def test_same_seed_gives_identical_bytes_whatever_the_worker_count(tmp_path):
 
 
 def test_report_counts_fonts_and_coverage(tmp_path):
+    started = time.perf_counter()
     report = synthesize(
         tmp_path, num_train=6, num_validation=0, num_test=2, workers=1, progress=False
     )
+    elapsed = time.perf_counter() - started
     assert report.counts == {"train": 6, "validation": 0, "test-heldout-fonts": 2}
     assert read_table(tmp_path / "validation.csv").empty
-    assert report.coverage["train"] == character_coverage(
-        read_table(tmp_path / "train.csv")["text"]
-    )
-    assert 0 < len(report.fonts["train"]) <= 6 and report.images_per_second > 0
+    train = read_table(tmp_path / "train.csv")
+    assert report.coverage["train"] == character_coverage(train["text"])
+    assert report.fonts["train"] == sorted(set(train["font"]))  # the fonts its images name
+    assert 0 < report.seconds <= elapsed  # the run's own wall time, not a guess
+    assert report.images_per_second == pytest.approx(8 / report.seconds)  # all 8 images
+    assert f"{report.seconds:.1f} s, {report.images_per_second:.0f} images/s" in report.summary()
     assert "test-heldout-fonts: 2 images" in report.summary()
 
 
