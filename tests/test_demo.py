@@ -15,8 +15,8 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 DEMO = SCRIPTS / "demo.py"
 
 
-def run_demo(root: Path) -> str:
-    command = [sys.executable, str(DEMO), "--preset", "smoke", "--root", str(root)]
+def run_demo(root: Path, preset: str = "smoke") -> str:
+    command = [sys.executable, str(DEMO), "--preset", preset, "--root", str(root)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return result.stdout
@@ -79,3 +79,17 @@ def test_demo_runs_every_stage_then_resumes(tmp_path):
     assert {t.dtype for t in load_file(shipped / "model.safetensors").values()} == {torch.float16}
     labels = pd.read_csv(examples / "labels.csv", keep_default_na=False)
     assert len(labels) == len(list(examples.glob("*.png"))) >= 2
+
+
+@pytest.mark.slow
+def test_demo_from_the_shipped_reader_ends_with_a_reader_that_reads(tmp_path):
+    """`make demo`'s path: the shipped reader's VQVAE tokenises, its weights start the reader."""
+    run_demo(tmp_path, "smoke-pretrained")
+    stages = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["stages"]
+    assert "train-vqvae" not in stages and "tokenize" in stages
+    assert stages["synthesize"]["images"]["train"] == 32
+    held_out = stages["evaluate-gpt2"]["scores"]["test-heldout-fonts"]["all"]
+    # A reader trained 4 steps from nothing reads nothing; this one starts from 48 % of words.
+    assert held_out["count"] == 8 and held_out["word_accuracy"] >= 0.25
+    assert (tmp_path / "drawer" / "model.safetensors").is_file()
+    assert not list(tmp_path.glob("vqvae*"))  # no VQVAE was trained or exported
