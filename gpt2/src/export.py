@@ -1,4 +1,7 @@
-"""Export a checkpoint: python src/export.py CONFIG CKPT [OUT_DIR] [--half] [key=value ...]"""
+"""Export a checkpoint: python src/export.py CONFIG CKPT [OUT_DIR] [--half] [key=value ...]
+
+ONNX files of an export (reader.onnx, vqvae_encoder.onnx; see docs/onnx.md):
+python src/export.py --onnx EXPORT_DIR [ONNX_DIR]   (default ONNX_DIR: EXPORT_DIR/onnx)"""
 
 from __future__ import annotations
 
@@ -12,10 +15,22 @@ from ocr_common.config import load_config
 from ocr_common.errors import run_cli
 
 
+def write_onnx(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--onnx EXPORT_DIR [ONNX_DIR]: the positionals name an export and the ONNX folder."""
+    if args.out_dir or args.overrides or args.half:
+        parser.error("--onnx takes EXPORT_DIR [ONNX_DIR] only")
+    from inverse_dalle.onnx_export import export_onnx  # needs onnx, only for this option
+
+    written = export_onnx(args.config, args.checkpoint)
+    print(f"wrote {written.reader} and {written.encoder}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("config", help="the YAML config the checkpoint was trained with")
-    parser.add_argument("checkpoint", help="Lightning checkpoint, e.g. runs/gpt2-tiny/last.ckpt")
+    parser.add_argument(
+        "checkpoint", nargs="?", help="Lightning checkpoint, e.g. runs/gpt2-tiny/last.ckpt"
+    )
     parser.add_argument("out_dir", nargs="?", help="default: exports/<config name>")
     parser.add_argument(
         "--half",
@@ -27,8 +42,19 @@ def main() -> None:
         action="store_true",
         help="replace OUT_DIR even if it is not an export (everything in it is deleted)",
     )
+    parser.add_argument(
+        "--onnx",
+        action="store_true",
+        help="--onnx EXPORT_DIR [ONNX_DIR]: write reader.onnx and vqvae_encoder.onnx of an "
+        "existing export instead (default ONNX_DIR: EXPORT_DIR/onnx)",
+    )
     parser.add_argument("overrides", nargs="*", help="key=value, e.g. data.vqvae=../vqvae-export")
     args = parser.parse_intermixed_args()
+    if args.onnx:
+        write_onnx(parser, args)
+        return
+    if args.checkpoint is None:
+        parser.error("the following arguments are required: checkpoint")
     if args.out_dir and "=" in args.out_dir:  # an override given without OUT_DIR
         args.overrides.insert(0, args.out_dir)
         args.out_dir = None

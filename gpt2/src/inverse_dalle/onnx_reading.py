@@ -1,0 +1,210 @@
+"""Reading through onnxruntime: the ONNX files of inverse_dalle.onnx_export, same text as
+InverseDalleOCR.read.
+
+Images are prepared by the project's own code (load_image, the VQVAE's template and resizing), so
+the encoder sees the same tensors as in PyTorch; then greedy decoding runs the whole sequence
+through `reader.onnx` once per token (no KV cache) with the positions reading.py gives: image
+codes from 0, `<s>` at max_visual_length, the text after it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+from inverse_dalle.export_format import (
+    FORMAT_FILE,
+    VOCAB_FILE,
+    VQVAE_DIR,
+    check_metadata,
+    layout_from_metadata,
+)
+from inverse_dalle.onnx_export import ENCODER_FILE, ONNX_DIR, READER_FILE
+from inverse_dalle.reading import Reading, _length_batches
+from inverse_dalle.token_format import IMAGE_TO_TEXT, TokenLayout
+from inverse_dalle.vocabulary import BOS_ID, EOS_ID, Vocabulary
+from ocr_common.config import ConfigError, config_from_dict
+from ocr_common.errors import UserError
+from ocr_common.images import UnreadableImage, load_image, to_rgb
+from ocr_common.json_files import read_json
+from vqvae.config import ModelConfig
+from vqvae.images import to_template_tensor
+from vqvae.shapes import choose_template
+from vqvae.tokenizer import CONFIG_FILE as VQVAE_CONFIG_FILE
+
+ImageInput = Image.Image | str | os.PathLike
+
+
+def session(path: Path, threads: int | None = None) -> ort.InferenceSession:
+    """A CPU onnxruntime session; `threads` intra-op threads (None: onnxruntime's default)."""
+    options = ort.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    if not path.is_file():
+        raise UserError(f"{path}: not found (write it with src/export.py --onnx EXPORT_DIR)")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+class OnnxOCR:
+    def __init__(
+        self,
+        reader: ort.InferenceSession,
+        encoder: ort.InferenceSession,
+        layout: TokenLayout,
+        vocabulary: Vocabulary,
+        vqvae_config: ModelConfig,
+        max_length: int,
+    ) -> None:
+        self.reader, self.encoder = reader, encoder
+        self.layout, self.vocabulary = layout, vocabulary
+        self.vqvae_config, self.max_length = vqvae_config, max_length
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        directory: str | os.PathLike,
+        onnx_dir: str | os.PathLike | None = None,
+        threads: int | None = None,
+    ) -> OnnxOCR:
+        """The reader of export `directory` with its ONNX files from `onnx_dir` (default
+        `<directory>/onnx`); no PyTorch model is loaded."""
+        directory = Path(directory)
+        onnx_dir = Path(onnx_dir) if onnx_dir is not None else directory / ONNX_DIR
+        format_path = directory / FORMAT_FILE
+        metadata = read_json(format_path, "not found (not an exported model directory)")
+        check_metadata(metadata, format_path)
+        if metadata["order"] != IMAGE_TO_TEXT:
+            raise UserError(f"{directory}: order {metadata['order']}; reading needs a reader")
+        vocabulary = Vocabulary.load(directory / VOCAB_FILE, metadata["text_unit"])
+        vqvae_path = directory / VQVAE_DIR / VQVAE_CONFIG_FILE
+        values = read_json(vqvae_path, "not found (the export has no bundled vqvae/)")
+        try:
+            vqvae_config = config_from_dict(ModelConfig, values["model"])
+        except (KeyError, ConfigError) as error:
+            raise UserError(f"{vqvae_path}: bad model config ({error})") from None
+        return cls(
+            session(onnx_dir / READER_FILE, threads),
+            session(onnx_dir / ENCODER_FILE, threads),
+            layout_from_metadata(metadata),
+            vocabulary,
+            vqvae_config,
+            int(values["max_length"]),
+        )
+
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        """The encoder's input for one image, exactly as ImageTokenizer.prepare makes it."""
+        image = to_rgb(image)
+        template = choose_template(image.width, image.height, self.max_length)
+        tensor, _ = to_template_tensor(
+            image, template, self.vqvae_config.downsample, self.vqvae_config.encoder.num_channels
+        )
+        return tensor.numpy()
+
+    def encode(self, inputs: Sequence[np.ndarray], batch_size: int = 64) -> list[list[list[int]]]:
+        """A grid per prepared input, batched by template (the input's shape)."""
+        by_template: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for position, array in enumerate(inputs):
+            by_template[array.shape].append(position)
+        grids: list[list[list[int]]] = [[] for _ in inputs]
+        for positions in by_template.values():
+            for start in range(0, len(positions), batch_size):
+                chunk = positions[start : start + batch_size]
+                batch = np.stack([inputs[p] for p in chunk]).astype(np.float32)
+                (codes,) = self.encoder.run(None, {"images": batch})
+                for position, grid in zip(chunk, codes.tolist(), strict=True):
+                    grids[position] = grid
+        return grids
+
+    def tokenize_each(
+        self, images: Sequence[ImageInput], batch_size: int = 64
+    ) -> list[list[list[int]] | None]:
+        """A grid per image, None where it cannot be read (as InverseDalleOCR.tokenize_each)."""
+        inputs: list[np.ndarray | None] = []
+        for image in images:
+            try:
+                inputs.append(self.prepare(load_image(image)))
+            except UnreadableImage:
+                inputs.append(None)
+        encoded = iter(self.encode([x for x in inputs if x is not None], batch_size))
+        return [None if x is None else next(encoded) for x in inputs]
+
+    def text_logits(self, input_ids: np.ndarray, position_ids: np.ndarray) -> np.ndarray:
+        """(batch, length, text vocabulary) float32 logits of reader.onnx."""
+        (logits,) = self.reader.run(
+            None,
+            {
+                "input_ids": np.ascontiguousarray(input_ids, dtype=np.int64),
+                "position_ids": np.ascontiguousarray(position_ids, dtype=np.int64),
+            },
+        )
+        return logits
+
+    def _read_batch(self, visual: list[list[int]]) -> list[Reading]:
+        layout = self.layout
+        batch, length = len(visual), len(visual[0])
+        ids = np.array([[*row, BOS_ID] for row in visual], dtype=np.int64)
+        positions = [*range(length), layout.max_visual_length]
+        tokens = np.zeros((batch, 0), dtype=np.int64)
+        log_confidence = np.zeros(batch, dtype=np.float32)
+        ended = np.zeros(batch, dtype=bool)
+        for step in range(layout.max_text_length + 1):
+            logits = self.text_logits(ids, np.broadcast_to(positions, ids.shape))[:, -1]
+            log_probs = _log_softmax(logits.astype(np.float32))
+            best = log_probs.argmax(axis=-1)
+            chosen = log_probs[np.arange(batch), best]
+            log_confidence += np.where(ended, 0.0, chosen).astype(np.float32)
+            best = np.where(ended, EOS_ID, best)
+            tokens = np.concatenate([tokens, best[:, None]], axis=1)
+            ended |= best == EOS_ID
+            if ended.all() or step == layout.max_text_length:
+                break
+            ids = np.concatenate([ids, best[:, None]], axis=1)
+            positions.append(layout.max_visual_length + 1 + step)
+        readings = []
+        for row, confidence, done in zip(
+            tokens.tolist(), np.exp(log_confidence).tolist(), ended.tolist(), strict=True
+        ):
+            text_ids = row[: row.index(EOS_ID)] if EOS_ID in row else row
+            readings.append(Reading(text_ids, confidence, done))
+        return readings
+
+    def read_grids(self, grids: Sequence[list[list[int]]], batch_size: int = 64) -> list[Reading]:
+        """Greedy readings of token grids, in order (batched by visual length, as reading.py)."""
+        visual = [self.layout.visual_ids(grid) for grid in grids]
+        readings: list[Reading | None] = [None] * len(grids)
+        for chunk in _length_batches(visual, batch_size):
+            for index, reading in zip(
+                chunk, self._read_batch([visual[i] for i in chunk]), strict=True
+            ):
+                readings[index] = reading
+        return readings
+
+    def read_batch(
+        self, images: Sequence[ImageInput], batch_size: int = 64
+    ) -> list[tuple[str, float]]:
+        """(text, confidence) per image; ("", 0.0) for an image that cannot be read."""
+        grids = self.tokenize_each(images, batch_size)
+        readings = iter(self.read_grids([g for g in grids if g is not None], batch_size))
+        return [
+            ("", 0.0) if grid is None else self._text_and_confidence(next(readings))
+            for grid in grids
+        ]
+
+    def _text_and_confidence(self, reading: Reading) -> tuple[str, float]:
+        return self.vocabulary.decode(reading.ids), reading.confidence
+
+    def read(self, image: ImageInput) -> tuple[str, float]:
+        """(text, confidence) of one image; an image that cannot be read is a UserError."""
+        return self.read_batch([load_image(image)])[0]
