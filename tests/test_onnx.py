@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -22,12 +23,19 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.png"))
 
 
 @pytest.fixture(scope="module")
-def readers(tmp_path_factory: pytest.TempPathFactory) -> tuple[OnnxOCR, InverseDalleOCR]:
+def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("onnx")
     written = export_onnx(MODEL, folder)
-    assert {p.name for p in folder.iterdir()} == {"reader.onnx", "vqvae_encoder.onnx", "onnx.json"}
+    names = {"reader.onnx", "reader_cached.onnx", "vqvae_encoder.onnx", "onnx.json"}
+    assert {p.name for p in folder.iterdir()} == names
     assert written.info["vqvae_sha256"]
-    return OnnxOCR.from_pretrained(MODEL, folder, threads=1), InverseDalleOCR.from_pretrained(
+    return folder
+
+
+@pytest.fixture(scope="module")
+def readers(onnx_dir: Path) -> tuple[OnnxOCR, InverseDalleOCR]:
+    """The cached ONNX reader and the PyTorch one."""
+    return OnnxOCR.from_pretrained(MODEL, onnx_dir, threads=1), InverseDalleOCR.from_pretrained(
         MODEL, "cpu"
     )
 
@@ -71,8 +79,39 @@ def test_text_logits_match_pytorch(
         torch.testing.assert_close(torch.from_numpy(got), expected, atol=1e-4, rtol=1e-4)
 
 
-def test_greedy_readings_match_pytorch(readers: tuple[OnnxOCR, InverseDalleOCR]) -> None:
+def test_cached_reader_matches_the_full_one(readers: tuple[OnnxOCR, InverseDalleOCR]) -> None:
+    """The prompt from an empty cache, then two tokens one at a time: each step's logits are the
+    full sequence's at that position."""
     onnx_reader, torch_reader = readers
+    layout = torch_reader.layout
+    visual = layout.visual_ids(torch_reader.tokenize(EXAMPLES[:1])[0])
+    ids = np.array([[*visual, BOS_ID, 5, 9]] * 2)
+    positions = np.array(
+        [[*range(len(visual)), *range(layout.max_visual_length, layout.max_visual_length + 3)]] * 2
+    )
+    full = onnx_reader.text_logits(ids, positions)
+    session = onnx_reader.cached_reader
+    shape = [
+        2 if i == 2 else 0 if i == 4 else d for i, d in enumerate(session.get_inputs()[2].shape)
+    ]
+    past = np.zeros(shape, dtype=np.float32)
+    prompt = len(visual) + 1
+    for start, end in ((0, prompt), (prompt, prompt + 1), (prompt + 1, prompt + 2)):
+        logits, past = session.run(
+            None,
+            {"input_ids": ids[:, start:end], "position_ids": positions[:, start:end], "past": past},
+        )
+        np.testing.assert_allclose(logits, full[:, end - 1], atol=1e-4, rtol=1e-4)
+    assert past.shape[4] == ids.shape[1]
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_greedy_readings_match_pytorch(
+    readers: tuple[OnnxOCR, InverseDalleOCR], onnx_dir: Path, use_cache: bool
+) -> None:
+    _, torch_reader = readers
+    onnx_reader = OnnxOCR.from_pretrained(MODEL, onnx_dir, threads=1, use_cache=use_cache)
+    assert (onnx_reader.cached_reader is not None) == use_cache
     got = onnx_reader.read_batch(EXAMPLES, batch_size=4)
     expected = torch_reader.read_batch(EXAMPLES, batch_size=4)
     assert [text for text, _ in got] == [text for text, _ in expected]

@@ -1,10 +1,12 @@
 """ONNX files of an exported reader, for onnxruntime (inverse_dalle.onnx_reading).
 
-Two graphs, written into one folder (by default `<export>/onnx/`):
+Three graphs, written into one folder (by default `<export>/onnx/`):
 
 - `reader.onnx`: the GPT-2 over a whole sequence, `input_ids` and `position_ids` (batch, length)
   → `text_logits` (batch, length, text vocabulary): the text rows of the tied output layer only,
-  as reading.py computes them. No KV cache: a greedy loop runs it once per token.
+  as reading.py computes them. No KV cache: a greedy loop reruns it over the sequence per token.
+- `reader_cached.onnx`: the same weights with the KV cache as one `past` tensor in and `present`
+  out, → text logits at the last position: a greedy loop feeds it one new token per step.
 - `vqvae_encoder.onnx`: a prepared image (batch, channels, height, width) in [-1, 1] → code ids
   (batch, height/p, width/p): encoder, factorised projection and nearest normalised code.
 
@@ -33,6 +35,7 @@ from vqvae.model import VQVAE
 
 ONNX_DIR = "onnx"
 READER_FILE = "reader.onnx"
+CACHED_READER_FILE = "reader_cached.onnx"
 ENCODER_FILE = "vqvae_encoder.onnx"
 ONNX_INFO_FILE = "onnx.json"
 ONNX_FORMAT_VERSION = 1
@@ -58,6 +61,50 @@ class TextLogits(nn.Module):
             use_cache=False,
         ).last_hidden_state
         return hidden @ self.lm_head.weight[: self.text_vocab_size].T
+
+
+class CachedTextLogits(nn.Module):
+    """The GPT-2 with its KV cache as one tensor, for a greedy loop that feeds one token a step:
+    (input_ids, position_ids, past (layers, 2, batch, heads, past length, head dim)) → (text
+    logits at the last position, present: past with these tokens' keys and values appended).
+
+    GPT-2's eager attention written out over the same weights (transformers' cache classes do
+    not trace): query i, at absolute position past+i, attends to keys 0 … past+i."""
+
+    def __init__(self, model: GPT2LMHeadModel, text_vocab_size: int) -> None:
+        super().__init__()
+        self.transformer = model.transformer
+        self.lm_head = model.lm_head
+        self.text_vocab_size = text_vocab_size
+        self.num_heads = model.config.n_head
+
+    def forward(
+        self, input_ids: torch.Tensor, position_ids: torch.Tensor, past: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        t = self.transformer
+        x = t.wte(input_ids) + t.wpe(position_ids)
+        batch, length, width = x.shape
+        head_dim = width // self.num_heads
+        past_length = past.shape[4]
+        queries = torch.arange(length) + past_length
+        visible = torch.arange(past_length + length)[None, :] <= queries[:, None]
+        bias = torch.zeros(visible.shape).masked_fill(~visible, torch.finfo(torch.float32).min)
+        presents = []
+        for index, block in enumerate(t.h):
+            q, k, v = block.attn.c_attn(block.ln_1(x)).split(width, dim=2)
+            q, k, v = (
+                y.view(batch, length, self.num_heads, head_dim).transpose(1, 2) for y in (q, k, v)
+            )
+            k = torch.cat([past[index, 0], k], dim=2)
+            v = torch.cat([past[index, 1], v], dim=2)
+            presents.append(torch.stack([k, v]))
+            weights = torch.softmax((q @ k.transpose(-1, -2)) * head_dim**-0.5 + bias, dim=-1)
+            attended = (weights @ v).transpose(1, 2).reshape(batch, length, width)
+            x = x + block.attn.c_proj(attended)
+            x = x + block.mlp(block.ln_2(x))
+        last = t.ln_f(x[:, -1])
+        logits = last @ self.lm_head.weight[: self.text_vocab_size].T
+        return logits, torch.stack(presents)
 
 
 class EncodeToCodes(nn.Module):
@@ -135,6 +182,23 @@ def export_onnx(
             "text_logits": {0: "batch", 1: "length"},
         },
     )
+    config = model.config
+    past = torch.zeros(config.n_layer, 2, 2, config.n_head, 3, config.n_embd // config.n_head)
+    cached_path = out_dir / CACHED_READER_FILE
+    _export(
+        CachedTextLogits(model, layout.text_vocab_size).eval(),
+        (sample_ids, sample_positions + 3, past),
+        cached_path,
+        input_names=["input_ids", "position_ids", "past"],
+        output_names=["text_logits", "present"],
+        dynamic_axes={
+            "input_ids": {0: "batch", 1: "length"},
+            "position_ids": {0: "batch", 1: "length"},
+            "past": {2: "batch", 4: "past_length"},
+            "text_logits": {0: "batch"},
+            "present": {2: "batch", 4: "present_length"},
+        },
+    )
     tokenizer = exported.tokenizer
     p = tokenizer.downsample
     images = torch.rand(2, tokenizer.model.num_channels, 2 * p, 5 * p) * 2 - 1
@@ -160,6 +224,11 @@ def export_onnx(
             "file": READER_FILE,
             "inputs": ["input_ids", "position_ids"],
             "outputs": ["text_logits"],
+        },
+        "reader_cached": {
+            "file": CACHED_READER_FILE,
+            "inputs": ["input_ids", "position_ids", "past"],
+            "outputs": ["text_logits", "present"],
         },
         "vqvae_encoder": {"file": ENCODER_FILE, "inputs": ["images"], "outputs": ["codes"]},
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from inverse_dalle.export_format import (
     check_metadata,
     layout_from_metadata,
 )
-from inverse_dalle.onnx_export import ENCODER_FILE, ONNX_DIR, READER_FILE
+from inverse_dalle.onnx_export import CACHED_READER_FILE, ENCODER_FILE, ONNX_DIR, READER_FILE
 from inverse_dalle.reading import Reading, _length_batches
 from inverse_dalle.token_format import IMAGE_TO_TEXT, TokenLayout
 from inverse_dalle.vocabulary import BOS_ID, EOS_ID, Vocabulary
@@ -66,8 +66,9 @@ class OnnxOCR:
         vocabulary: Vocabulary,
         vqvae_config: ModelConfig,
         max_length: int,
+        cached_reader: ort.InferenceSession | None = None,
     ) -> None:
-        self.reader, self.encoder = reader, encoder
+        self.reader, self.encoder, self.cached_reader = reader, encoder, cached_reader
         self.layout, self.vocabulary = layout, vocabulary
         self.vqvae_config, self.max_length = vqvae_config, max_length
 
@@ -77,9 +78,12 @@ class OnnxOCR:
         directory: str | os.PathLike,
         onnx_dir: str | os.PathLike | None = None,
         threads: int | None = None,
+        use_cache: bool = True,
     ) -> OnnxOCR:
         """The reader of export `directory` with its ONNX files from `onnx_dir` (default
-        `<directory>/onnx`); no PyTorch model is loaded."""
+        `<directory>/onnx`); no PyTorch model is loaded. `use_cache`: decode with
+        reader_cached.onnx (one token a step) when it is there, else rerun reader.onnx over the
+        whole sequence each step."""
         directory = Path(directory)
         onnx_dir = Path(onnx_dir) if onnx_dir is not None else directory / ONNX_DIR
         format_path = directory / FORMAT_FILE
@@ -101,6 +105,9 @@ class OnnxOCR:
             vocabulary,
             vqvae_config,
             int(values["max_length"]),
+            session(onnx_dir / CACHED_READER_FILE, threads)
+            if use_cache and (onnx_dir / CACHED_READER_FILE).is_file()
+            else None,
         )
 
     def prepare(self, image: Image.Image) -> np.ndarray:
@@ -151,6 +158,34 @@ class OnnxOCR:
         )
         return logits
 
+    def _next_logits(self) -> Iterator[np.ndarray]:
+        """Generator protocol of a greedy loop: receives (ids, positions) of the whole sequence
+        so far, yields the text logits at its last position."""
+        ids, positions = yield np.empty(0)
+        past = None
+        while True:
+            if self.cached_reader is None:
+                logits = self.text_logits(ids, positions)[:, -1]
+            else:
+                if past is None:  # the prompt, from an empty cache
+                    inputs = self.cached_reader.get_inputs()[2].shape
+                    shape = [
+                        ids.shape[0] if i == 2 else 0 if i == 4 else d for i, d in enumerate(inputs)
+                    ]
+                    past = np.zeros(shape, dtype=np.float32)
+                    new_ids, new_positions = ids, positions
+                else:  # only the token chosen last
+                    new_ids, new_positions = ids[:, -1:], positions[:, -1:]
+                logits, past = self.cached_reader.run(
+                    None,
+                    {
+                        "input_ids": np.ascontiguousarray(new_ids, dtype=np.int64),
+                        "position_ids": np.ascontiguousarray(new_positions, dtype=np.int64),
+                        "past": past,
+                    },
+                )
+            ids, positions = yield logits
+
     def _read_batch(self, visual: list[list[int]]) -> list[Reading]:
         layout = self.layout
         batch, length = len(visual), len(visual[0])
@@ -159,8 +194,10 @@ class OnnxOCR:
         tokens = np.zeros((batch, 0), dtype=np.int64)
         log_confidence = np.zeros(batch, dtype=np.float32)
         ended = np.zeros(batch, dtype=bool)
+        model = self._next_logits()
+        next(model)
         for step in range(layout.max_text_length + 1):
-            logits = self.text_logits(ids, np.broadcast_to(positions, ids.shape))[:, -1]
+            logits = model.send((ids, np.broadcast_to(positions, ids.shape)))
             log_probs = _log_softmax(logits.astype(np.float32))
             best = log_probs.argmax(axis=-1)
             chosen = log_probs[np.arange(batch), best]
