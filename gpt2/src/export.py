@@ -22,7 +22,8 @@ def write_onnx(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     from inverse_dalle.onnx_export import export_onnx  # needs onnx, only for this option
 
     written = export_onnx(args.config, args.checkpoint)
-    print(f"wrote {written.reader} and {written.encoder}")
+    names = ", ".join(sorted(p.name for p in written.directory.glob("*.onnx")))
+    print(f"wrote {names} to {written.directory}")
 
 
 def main() -> None:
