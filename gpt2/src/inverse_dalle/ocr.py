@@ -6,10 +6,10 @@ import os
 from collections.abc import Sequence
 
 import torch
-from PIL import Image
 from transformers import GPT2LMHeadModel
 
 from inverse_dalle.exported import load_export
+from inverse_dalle.line_reader import ImageInput, LineReader
 from inverse_dalle.reading import Reading, read_grids, text_log_likelihoods
 from inverse_dalle.token_format import IMAGE_TO_TEXT, TokenLayout
 from inverse_dalle.vocabulary import Vocabulary
@@ -19,10 +19,8 @@ from ocr_common.images import UnreadableImage, load_image
 from vqvae.token_table import check_codes
 from vqvae.tokenizer import ImageTokenizer
 
-ImageInput = Image.Image | str | os.PathLike
 
-
-class InverseDalleOCR:
+class InverseDalleOCR(LineReader):
     def __init__(
         self,
         model: GPT2LMHeadModel,
@@ -67,9 +65,6 @@ class InverseDalleOCR:
         ids = self.vocabulary.encode(text)
         return text_log_likelihoods(self.model, self.layout, grids, ids, batch_size)
 
-    def text(self, reading: Reading) -> str:
-        return self.vocabulary.decode(reading.ids)
-
     def tokenize_each(
         self, images: Sequence[ImageInput], batch_size: int = 64
     ) -> list[list[list[int]] | None]:
@@ -89,22 +84,3 @@ class InverseDalleOCR:
     def tokenize(self, images: Sequence[ImageInput], batch_size: int = 64) -> list[list[list[int]]]:
         """A grid per image; an image that cannot be read is a UserError naming it."""
         return self.tokenize_each([load_image(image) for image in images], batch_size)
-
-    def read_batch(
-        self, images: Sequence[ImageInput], batch_size: int = 64
-    ) -> list[tuple[str, float]]:
-        """(text, confidence) for each image or image path; confidence = P(chosen tokens). An
-        image that cannot be read gives ("", 0.0), as in predict: the others are still read."""
-        grids = self.tokenize_each(images, batch_size)
-        readings = iter(self.read_grids([g for g in grids if g is not None], batch_size))
-        return [
-            ("", 0.0) if grid is None else self._text_and_confidence(next(readings))
-            for grid in grids
-        ]
-
-    def _text_and_confidence(self, reading: Reading) -> tuple[str, float]:
-        return self.text(reading), reading.confidence
-
-    def read(self, image: ImageInput) -> tuple[str, float]:
-        """(text, confidence) of one image; an image that cannot be read is a UserError."""
-        return self.read_batch([load_image(image)])[0]

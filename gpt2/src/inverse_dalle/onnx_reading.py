@@ -25,6 +25,7 @@ from inverse_dalle.export_format import (
     check_metadata,
     layout_from_metadata,
 )
+from inverse_dalle.line_reader import ImageInput, LineReader
 from inverse_dalle.onnx_export import CACHED_READER_FILE, ENCODER_FILE, ONNX_DIR, READER_FILE
 from inverse_dalle.reading import Reading, _length_batches
 from inverse_dalle.token_format import IMAGE_TO_TEXT, TokenLayout
@@ -37,8 +38,6 @@ from vqvae.config import ModelConfig
 from vqvae.images import to_template_tensor
 from vqvae.shapes import choose_template
 from vqvae.tokenizer import CONFIG_FILE as VQVAE_CONFIG_FILE
-
-ImageInput = Image.Image | str | os.PathLike
 
 
 def session(path: Path, threads: int | None = None) -> ort.InferenceSession:
@@ -57,7 +56,7 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-class OnnxOCR:
+class OnnxOCR(LineReader):
     def __init__(
         self,
         reader: ort.InferenceSession,
@@ -227,21 +226,3 @@ class OnnxOCR:
             ):
                 readings[index] = reading
         return readings
-
-    def read_batch(
-        self, images: Sequence[ImageInput], batch_size: int = 64
-    ) -> list[tuple[str, float]]:
-        """(text, confidence) per image; ("", 0.0) for an image that cannot be read."""
-        grids = self.tokenize_each(images, batch_size)
-        readings = iter(self.read_grids([g for g in grids if g is not None], batch_size))
-        return [
-            ("", 0.0) if grid is None else self._text_and_confidence(next(readings))
-            for grid in grids
-        ]
-
-    def _text_and_confidence(self, reading: Reading) -> tuple[str, float]:
-        return self.vocabulary.decode(reading.ids), reading.confidence
-
-    def read(self, image: ImageInput) -> tuple[str, float]:
-        """(text, confidence) of one image; an image that cannot be read is a UserError."""
-        return self.read_batch([load_image(image)])[0]
