@@ -9,31 +9,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ocr_common.fonts import HELDOUT, TRAIN, FontFace, fonts_by_split, split_of
+from ocr_common.fonts import HELDOUT, TRAIN, FontFace, fonts_by_split
 from ocr_common.synthetic import synthesize
 from ocr_common.synthetic.render import render_text_image
 from ocr_common.synthetic.sign_effects import decoration_mask, photographed
-
-
-def _face(family: str) -> FontFace:
-    return FontFace(family.replace(" ", ""), "/nonexistent.ttf", 0, family, "Regular")
-
-
-@pytest.mark.parametrize(
-    ("family", "group"),
-    [
-        ("Gaegu", TRAIN),
-        ("BM JUA_TTF", TRAIN),
-        ("Noto Sans CJK KR", TRAIN),
-        ("UnDotum", HELDOUT),
-        ("Baekmuk Batang", HELDOUT),
-        ("Noto Sans CJK JP", None),
-        ("NanumMyeongjo YetHangul", None),
-        ("Unifont", None),
-    ],
-)
-def test_every_korean_family_but_the_held_out_ones_trains(family: str, group: str | None) -> None:
-    assert split_of(_face(family)) == group
 
 
 def _train_face() -> FontFace:
