@@ -9,14 +9,12 @@ accuracy, CER and 1−NED overall and per orientation, and writes them (with the
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
+from inverse_dalle.predictions import scores_table
 from ocr_common.errors import UserError, run_cli
 from ocr_common.json_files import write_json
-from ocr_common.metrics import score_by_group
-from ocr_common.tables import read_table, resolve_image_paths
-from ocr_common.tesseract import read_by_orientation, tesseract_available
+from ocr_common.tesseract import score_table, tesseract_available
 
 
 def main() -> None:
@@ -26,28 +24,17 @@ def main() -> None:
     args = parser.parse_args()
     if not tesseract_available():
         raise UserError("tesseract with kor and kor_vert is not installed (make setup installs it)")
-    rows = read_table(args.table)
-    orientations = [str(o) for o in rows.get("orientation", ["horizontal"] * len(rows))]
-    start = time.perf_counter()
-    texts = read_by_orientation(resolve_image_paths(rows, args.table), orientations)
-    seconds = time.perf_counter() - start
-    scores = score_by_group(texts, [str(t) for t in rows["text"]], orientations)
-    print(f"{'group':<12}{'count':>7}{'word acc':>10}{'CER':>8}{'1-NED':>8}")
-    for group, value in scores.items():
-        s = value.as_dict()
-        print(
-            f"{group:<12}{s['count']:>7}{s['word_accuracy']:>10.4f}{s['cer']:>8.4f}"
-            f"{s['one_minus_ned']:>8.4f}"
-        )
-    print(f"{len(rows)} images in {seconds:.1f} s ({len(rows) / seconds:.0f} images/s)")
+    result = score_table(args.table)
+    print(scores_table(result["scores"]))
+    print(f"{len(result['texts'])} images, {result['images_per_second']:.0f} images/s")
     if args.output:
         write_json(
             args.output,
             {
                 "table": str(args.table),
-                "scores": {group: value.as_dict() for group, value in scores.items()},
-                "images_per_second": round(len(rows) / seconds, 1),
-                "readings": texts,
+                "scores": {group: value.as_dict() for group, value in result["scores"].items()},
+                "images_per_second": result["images_per_second"],
+                "readings": result["texts"],
             },
         )
 

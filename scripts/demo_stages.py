@@ -18,11 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ocr_common.metrics import score_by_group
 from ocr_common.synthetic import synthesize
 from ocr_common.synthetic.contact_sheet import contact_sheet, save_contact_sheet
 from ocr_common.tables import read_table, resolve_image_paths
-from ocr_common.tesseract import read_by_orientation, tesseract_available
+from ocr_common.tesseract import score_table, tesseract_available
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -246,18 +245,9 @@ def tesseract(demo: DemoRun) -> dict:
         print("tesseract is not installed: no baseline (apt-get install tesseract-ocr-kor)")
         return {"skipped": "tesseract not installed"}
     split = SPLITS[-1]
-    rows = read_table(demo.data / f"{split}.csv")
-    orientations = list(rows["orientation"])
-    start = time.perf_counter()
-    texts = read_by_orientation(resolve_image_paths(rows, demo.data / f"{split}.csv"), orientations)
-    seconds = time.perf_counter() - start
-    scores = score_by_group(texts, list(rows["text"]), orientations)
-    return {
-        "split": split,
-        "texts": texts,
-        "scores": {group: value.as_dict() for group, value in scores.items()},
-        "images_per_second": round(len(rows) / seconds, 1),
-    }
+    result = score_table(demo.data / f"{split}.csv")
+    scores = {group: value.as_dict() for group, value in result["scores"].items()}
+    return {**result, "split": split, "scores": scores}
 
 
 def finetune(demo: DemoRun) -> dict:

@@ -125,16 +125,10 @@ def discover_fonts() -> list[FontFace]:
     leaves out of `:lang=ko` a face lacking a few rare jamo; the pip fallback only adds what the
     system lacks."""
     system = {face.name: face for face in _fontconfig_faces()}
-    present = {(face.family, face.style) for face in system.values()}
-    extra = [
-        face
-        for face in _faces_in_folders([FONTSOURCE_DIR]) + _pip_fallback_faces()
-        if (face.family, face.style) not in present
-    ]
-    for face in extra:
-        present.add((face.family, face.style))
-    unique = {face.name: face for face in extra}
-    return sorted([*system.values(), *unique.values()])
+    extra: dict[tuple[str, str], FontFace] = {(f.family, f.style): f for f in system.values()}
+    for face in _faces_in_folders([FONTSOURCE_DIR]) + _pip_fallback_faces():
+        extra.setdefault((face.family, face.style), face)  # only what fontconfig lacks
+    return sorted({*system.values(), *extra.values()})
 
 
 def is_hangul_text_font(face: FontFace) -> bool:

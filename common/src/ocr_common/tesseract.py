@@ -11,12 +11,15 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 from ocr_common.errors import UserError
+from ocr_common.metrics import score_by_group
+from ocr_common.tables import read_table, resolve_image_paths
 
 SETTINGS = {"horizontal": ("kor", "7"), "vertical": ("kor_vert", "5")}
 PAGE_SEPARATOR = "\f"
@@ -76,6 +79,21 @@ def read_by_orientation(
         ):
             texts[position] = text
     return texts
+
+
+def score_table(table_path: str | os.PathLike) -> dict:
+    """Tesseract on a dataset table (img_path,text[,orientation]), scored like our reader:
+    {"texts", "scores" (group → Scores, overall and per orientation), "images_per_second"}."""
+    rows = read_table(table_path)
+    orientations = [str(o) for o in rows.get("orientation", ["horizontal"] * len(rows))]
+    start = time.perf_counter()
+    texts = read_by_orientation(resolve_image_paths(rows, table_path), orientations)
+    seconds = max(time.perf_counter() - start, 1e-9)
+    return {
+        "texts": texts,
+        "scores": score_by_group(texts, [str(t) for t in rows["text"]], orientations),
+        "images_per_second": round(len(rows) / seconds, 1),
+    }
 
 
 class PageLine(NamedTuple):

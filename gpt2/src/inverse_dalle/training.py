@@ -85,7 +85,7 @@ def start_from_export(module: OCRModule, source: ExportedModel) -> None:
     except RuntimeError as error:
         raise UserError(
             f"model.init_from {source.directory}: its GPT-2 differs from model.* "
-            f"({str(error).splitlines()[1].strip()})"
+            f"({str(error).strip().splitlines()[-1].strip()})"
         ) from None
 
 
