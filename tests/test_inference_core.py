@@ -20,6 +20,11 @@ TOKENIZE = (
     "grid = t.tokenize([Image.open('examples/03-horizontal.png')])[0]; t.draw(grid); "
     "assert 'lightning' not in sys.modules"
 )
+# Measuring a VQVAE's fidelity (the core of vqvae/src/evaluate.py, PSNR included).
+FIDELITY = (
+    "import sys, vqvae.fidelity; from vqvae.images import psnr; assert psnr(4.0) == 0.0; "
+    "assert 'lightning' not in sys.modules"
+)
 # The drawer's modules and the export format (a drawer export itself is not shipped).
 DRAW = (
     "import sys; from inverse_dalle import ImageGenerator; "
@@ -29,7 +34,9 @@ DRAW = (
 )
 
 
-@pytest.mark.parametrize("code", [READ, TOKENIZE, DRAW], ids=["read", "tokenize", "draw"])
+@pytest.mark.parametrize(
+    "code", [READ, TOKENIZE, FIDELITY, DRAW], ids=["read", "tokenize", "fidelity", "draw"]
+)
 def test_inference_imports_no_lightning(code: str) -> None:
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600

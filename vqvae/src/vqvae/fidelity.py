@@ -19,8 +19,7 @@ from ocr_common.images import UnreadableImage, load_image
 from ocr_common.metrics import score
 from ocr_common.tables import read_table, resolve_image_paths
 from ocr_common.tesseract import read_by_orientation
-from vqvae.images import to_pil, to_template_tensor
-from vqvae.lightning_module import psnr
+from vqvae.images import psnr, to_pil, to_template_tensor
 from vqvae.quantizer import codebook_perplexity
 from vqvae.tokenizer import ImageTokenizer
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
@@ -45,6 +46,12 @@ def to_template_tensor(
     canvas = torch.full((channels, rows * downsample, cols * downsample), PAD_VALUE)
     canvas[:, : placement.height, : placement.width] = (pixels - PIXEL_MEAN) / PIXEL_STD
     return canvas, placement
+
+
+def psnr(mse: float) -> float:
+    """PSNR in dB for images in [0, 1], from the MSE measured on the normalised pixels (range
+    1 / PIXEL_STD = 2, so a peak power of 4)."""
+    return 10 * math.log10((1.0 / PIXEL_STD) ** 2 / max(mse, 1e-12))
 
 
 def to_pil(tensor: torch.Tensor) -> Image.Image:

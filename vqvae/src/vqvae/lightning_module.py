@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -17,16 +16,11 @@ from ocr_common.optimization import ClipsFusedOptimizerGradients, use_fused_adam
 from vqvae.checkpoint import CHECKPOINT_FORMAT_VERSION, CHECKPOINT_VERSION_KEY
 from vqvae.config import VQVAEConfig
 from vqvae.grid import reconstruction_grid
-from vqvae.images import to_pil
+from vqvae.images import psnr, to_pil
 from vqvae.model import VQVAE
 from vqvae.quantizer import codebook_perplexity
 
 GRID_IMAGES = 16
-
-
-def psnr(mse: float) -> float:
-    """PSNR in dB for images in [0, 1], from the MSE measured in [-1, 1] (range 2 → ×4)."""
-    return 10 * math.log10(4.0 / max(mse, 1e-12))
 
 
 class VQVAETask(VersionedCheckpoints, ClipsFusedOptimizerGradients, L.LightningModule):
