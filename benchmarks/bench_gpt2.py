@@ -33,7 +33,7 @@ from transformers.utils import logging as transformers_logging
 
 from inverse_dalle import InverseDalleOCR
 from inverse_dalle.config import InverseDalleConfig
-from inverse_dalle.data import OCRDataset, load_token_table
+from inverse_dalle.data import OCRDataset, load_token_table, resolve_layout
 from inverse_dalle.lightning_module import OCRModule, build_optimizer
 from inverse_dalle.vocabulary import Vocabulary
 from ocr_common import tesseract
@@ -200,7 +200,7 @@ def main() -> None:
     overrides = [*args.overrides, f"data.train_dataset={args.tokens}", "data.val_dataset=null"]
     if device.type == "cpu":
         overrides.append("train.precision=32-true")
-    config = load_config(InverseDalleConfig, args.config, overrides)
+    config = resolve_layout(load_config(InverseDalleConfig, args.config, overrides))
     # bf16 where the configs train in it (bf16-mixed on GPU); CPU bf16 matmuls lack the units.
     bf16 = device.type == "cuda" and config.train.precision.startswith("bf16")
     peak = matmul_peak(device, torch.bfloat16 if bf16 else torch.float32, 8192 if bf16 else 1024)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from transformers import SchedulerType
 
+from inverse_dalle.token_format import round_up
 from inverse_dalle.vocabulary import TEXT_UNITS
 from ocr_common.optimization import AdamWConfig
 from ocr_common.train_config import TrainConfig
@@ -16,17 +17,32 @@ from ocr_common.train_config import TrainConfig
 class DataConfig:
     train_dataset: str = "???"  # token table written by vqvae/src/predict.py
     val_dataset: str | None = None
-    num_visual_tokens: int = 16384  # codebook size; must match the token table's .meta.json
-    max_visual_length: int = 128
+    # The VQVAE's codebook size and token budget. None (the default): the training table's
+    # .meta.json says them (num_embeddings, max_length), or model.init_from's export does. A
+    # declared value is kept and checked: the codebook must be the table's, the budget at least
+    # the table's (inverse_dalle.data.resolve_layout).
+    num_visual_tokens: int | None = None
+    max_visual_length: int | None = None
     max_text_length: int = 16
     text_unit: str = "syllable"  # syllable | jamo
     max_val_samples: int = 256  # validation images decoded greedily and scored
     vqvae: str | None = None  # exported VQVAE dir that made the tables; bundled by export.py
 
 
+POSITION_MULTIPLE = 16
+
+
+def derived_n_positions(max_visual_length: int, max_text_length: int) -> int:
+    """model.n_positions left unset: the sequence (image, `<s>`, text, `</s>`) rounded up to a
+    multiple of 16 (128 + 40 + 2 = 170 → 176)."""
+    return round_up(max_visual_length + max_text_length + 2, POSITION_MULTIPLE)
+
+
 @dataclass
 class ModelConfig:
-    n_positions: int = 1024
+    # None: derived_n_positions of the layout (model.init_from's when given); a declared value
+    # must hold the sequence.
+    n_positions: int | None = None
     n_embd: int = 768
     n_layer: int = 12
     n_head: int = 12
@@ -94,15 +110,21 @@ class InverseDalleConfig:
 
     def validate(self) -> None:
         for key in ("n_embd", "n_layer", "n_head", "n_positions"):
-            if getattr(self.model, key) < 1:
+            value = getattr(self.model, key)
+            if value is not None and value < 1:
                 raise ValueError(f"model.{key} must be at least 1")
         if self.model.n_embd % self.model.n_head:
             raise ValueError(
                 f"model.n_embd ({self.model.n_embd}) must be divisible by model.n_head "
                 f"({self.model.n_head})"
             )
-        needed = self.data.max_visual_length + self.data.max_text_length + 2
-        if self.model.n_positions < needed:
+        for key in ("num_visual_tokens", "max_visual_length"):
+            value = getattr(self.data, key)
+            if value is not None and value < 1:
+                raise ValueError(f"data.{key} must be at least 1")
+        known = self.data.max_visual_length is not None and self.model.n_positions is not None
+        needed = (self.data.max_visual_length or 0) + self.data.max_text_length + 2
+        if known and self.model.n_positions < needed:
             raise ValueError(
                 f"model.n_positions ({self.model.n_positions}) must be at least "
                 f"data.max_visual_length + data.max_text_length + 2 = {needed}"
@@ -116,6 +138,24 @@ class InverseDalleConfig:
         self.optim.optimizer.validate()
         self.optim.scheduler.validate()
         self.train.validate()
+
+    def check_layout_resolved(self) -> None:
+        """ValueError unless the sizes left to the data have been filled in (a model needs them;
+        training fills them from the training table with inverse_dalle.data.resolve_layout)."""
+        unset = [
+            f"{section}.{key}"
+            for section, key in (
+                ("data", "num_visual_tokens"),
+                ("data", "max_visual_length"),
+                ("model", "n_positions"),
+            )
+            if getattr(getattr(self, section), key) is None
+        ]
+        if unset:
+            raise ValueError(
+                f"{', '.join(unset)} unset: resolve them from the training table first "
+                "(inverse_dalle.data.resolve_layout)"
+            )
 
 
 @dataclass

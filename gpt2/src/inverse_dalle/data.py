@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
@@ -16,13 +17,15 @@ import pyarrow as pa
 import torch
 from torch.utils.data import Dataset, Sampler, SequentialSampler
 
-from inverse_dalle.config import DataConfig
+from inverse_dalle.config import DataConfig, InverseDalleConfig, derived_n_positions
+from inverse_dalle.exported import ExportedModel
 from inverse_dalle.token_format import TokenLayout, ocr_example
 from inverse_dalle.vocabulary import UNK_ID, Vocabulary
+from ocr_common.config import ConfigError
 from ocr_common.errors import UserError
 from ocr_common.sampling import ResumableDataLoader, SeededShuffleSampler, ShardedBatchSampler
 from ocr_common.tables import open_arrow_table
-from vqvae.token_table import check_codebook, read_meta, string_to_grid
+from vqvae.token_table import TokenTableMeta, check_codebook, read_meta, string_to_grid
 from vqvae.tokenizer import ImageTokenizer
 
 COLUMNS = ("img_path", "text", "visual_tokens")
@@ -69,21 +72,66 @@ class TokenTable:
         return (TokenTable.open, (self.path,))
 
 
-def load_token_table(path: str | os.PathLike, config: DataConfig) -> TokenTable:
-    """Open a token table after checking its .meta.json against the config."""
-    meta = read_meta(path)
-    check_codebook(
-        f"{path}: token table (.meta.json)",
-        meta.num_embeddings,
-        "config data.num_visual_tokens is",
-        config.num_visual_tokens,
-    )
-    if meta.max_length > config.max_visual_length:
+def check_table_fits(path: str | os.PathLike, meta: TokenTableMeta, config: DataConfig) -> None:
+    """The table's codebook must be data.num_visual_tokens and its budget at most
+    data.max_visual_length (an unset value checks nothing)."""
+    if config.num_visual_tokens is not None:
+        check_codebook(
+            f"{path}: token table (.meta.json)",
+            meta.num_embeddings,
+            "config data.num_visual_tokens is",
+            config.num_visual_tokens,
+        )
+    if config.max_visual_length is not None and meta.max_length > config.max_visual_length:
         raise UserError(
             f"{path}: token table max_length {meta.max_length} (.meta.json) exceeds config "
             f"data.max_visual_length {config.max_visual_length}"
         )
+
+
+def load_token_table(path: str | os.PathLike, config: DataConfig) -> TokenTable:
+    """Open a token table after checking its .meta.json against the config."""
+    check_table_fits(path, read_meta(path), config)
     return TokenTable.open(path)
+
+
+def resolve_layout(
+    config: InverseDalleConfig, source: ExportedModel | None = None
+) -> InverseDalleConfig:
+    """`config` with the sizes it leaves unset filled in, the one place they are: from the
+    training table's .meta.json, data.num_visual_tokens (its num_embeddings) and
+    data.max_visual_length (its max_length), and model.n_positions derived from the layout
+    (config.derived_n_positions). Starting from an export (`source`, model.init_from), its own
+    values. A declared value is kept; one the table contradicts is a UserError naming both."""
+    path = config.data.train_dataset
+    meta = read_meta(path)
+    check_table_fits(path, meta, config.data)  # the declared values, as declared
+    if source is None:
+        num_codes, max_visual_length = meta.num_embeddings, meta.max_length
+    else:
+        num_codes, max_visual_length = source.layout.num_codes, source.layout.max_visual_length
+    data = config.data
+    data = replace(
+        data,
+        num_visual_tokens=_declared_or(data.num_visual_tokens, num_codes),
+        max_visual_length=_declared_or(data.max_visual_length, max_visual_length),
+    )
+    if source is None:
+        n_positions = derived_n_positions(data.max_visual_length, data.max_text_length)
+    else:
+        n_positions = source.model.config.n_positions
+    model = replace(config.model, n_positions=_declared_or(config.model.n_positions, n_positions))
+    resolved = replace(config, data=data, model=model)
+    check_table_fits(path, meta, resolved.data)  # model.init_from's values
+    try:
+        resolved.validate()
+    except ValueError as error:
+        raise ConfigError(f"config with the layout of {path}: {error}") from None
+    return resolved
+
+
+def _declared_or(declared: int | None, default: int) -> int:
+    return default if declared is None else declared
 
 
 def check_made_by(path: str | os.PathLike, tokenizer: ImageTokenizer) -> None:

@@ -32,10 +32,12 @@ CHECKED_KEYS = {
 
 
 def check_same_model(config: InverseDalleConfig, module: OCRModule) -> None:
+    """The checkpoint's values of CHECKED_KEYS are the config's; a key the config leaves unset
+    (one training took from the token table) is the checkpoint's."""
     given, trained = config_to_dict(config), config_to_dict(module.config)
     for section, keys in CHECKED_KEYS.items():
         for key in keys:
-            if given[section][key] != trained[section][key]:
+            if given[section][key] is not None and given[section][key] != trained[section][key]:
                 raise UserError(
                     f"checkpoint trained with {section}.{key}={trained[section][key]}, "
                     f"the config says {given[section][key]}"

@@ -31,6 +31,8 @@ CHECKPOINT_LEGACY_VERSION = 1
 
 
 def layout_for(config: InverseDalleConfig, vocabulary: Vocabulary) -> TokenLayout:
+    """The sequence layout of a resolved config (inverse_dalle.data.resolve_layout)."""
+    config.check_layout_resolved()
     data = config.data
     return TokenLayout(
         len(vocabulary), data.num_visual_tokens, data.max_visual_length, data.max_text_length

@@ -12,7 +12,13 @@ from lightning.pytorch.callbacks import Callback
 from inverse_dalle.checkpoint import check_resume_point
 from inverse_dalle.code_embeddings import codebook_vectors, initialize_code_embeddings
 from inverse_dalle.config import FinetuneConfig, GPT2TrainConfig, InverseDalleConfig
-from inverse_dalle.data import OCRDataModule, OCRDataset, check_made_by, load_token_table
+from inverse_dalle.data import (
+    OCRDataModule,
+    OCRDataset,
+    check_made_by,
+    load_token_table,
+    resolve_layout,
+)
 from inverse_dalle.exported import ExportedModel, load_export
 from inverse_dalle.lightning_module import OCRModule, layout_for
 from inverse_dalle.table_reading import check_token_table
@@ -42,10 +48,12 @@ def train(
     L.seed_everything(config.train.seed, workers=True)
     resume = read_resume_point(resume_from) if resume_from else None
     run_dir = Path(run_dir)
-    train_table = load_token_table(config.data.train_dataset, config.data)
     source = load_export(config.model.init_from) if config.model.init_from else None
     if source is not None:
         check_token_table(source, Path(config.data.train_dataset))
+    config = resolve_layout(config, source)  # the sizes the config leaves to the table
+    train_table = load_token_table(config.data.train_dataset, config.data)
+    if source is not None:
         vocabulary = source.vocabulary  # token ids must mean what they meant to the source
     else:
         vocabulary = Vocabulary.build(train_table.texts, config.data.text_unit)
