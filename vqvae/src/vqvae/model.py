@@ -38,7 +38,7 @@ class VQVAE(nn.Module):
         return self.config.encoder.num_channels
 
     @property
-    def num_embeddings(self) -> int:
+    def num_codes(self) -> int:
         return self.config.quantizer.num_embeddings
 
     def _check_size(self, images: torch.Tensor) -> None:
@@ -54,6 +54,7 @@ class VQVAE(nn.Module):
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) in [-1, 1] → code ids (B, H/p, W/p)."""
         self._check_size(images)
+        images = images.contiguous(memory_format=torch.channels_last)  # the weights' layout
         return self.quantizer(self.encoder(images)).indices
 
     def decode(self, indices: torch.Tensor) -> torch.Tensor:

@@ -30,13 +30,15 @@ CONFIG_FILE = "config.json"
 
 
 class ImageTokenizer:
-    def __init__(self, model: VQVAE, max_length: int) -> None:
-        self.model = model.eval()
-        self.max_length = max_length
+    def __init__(self, model: VQVAE, max_visual_length: int) -> None:
+        # Channels-last is oneDNN's layout for these convolutions: the CPU encoder takes 4.7
+        # instead of 8.4 ms per line image (one thread), with the same codes but ~1 in 256 ties.
+        self.model = model.eval().to(memory_format=torch.channels_last)
+        self.max_visual_length = max_visual_length
 
     @property
-    def num_embeddings(self) -> int:
-        return self.model.num_embeddings
+    def num_codes(self) -> int:
+        return self.model.num_codes
 
     @property
     def downsample(self) -> int:
@@ -48,9 +50,9 @@ class ImageTokenizer:
 
     @classmethod
     def from_checkpoint(
-        cls, config: ModelConfig, checkpoint: str | os.PathLike, max_length: int
+        cls, config: ModelConfig, checkpoint: str | os.PathLike, max_visual_length: int
     ) -> ImageTokenizer:
-        return cls(load_from_checkpoint(config, checkpoint), max_length)
+        return cls(load_from_checkpoint(config, checkpoint), max_visual_length)
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike) -> ImageTokenizer:
@@ -87,15 +89,15 @@ class ImageTokenizer:
             "format_version": EXPORT_FORMAT_VERSION,
             "model": config_to_dict(self.model.config),
             "downsample": self.downsample,
-            "num_embeddings": self.num_embeddings,
-            "max_length": self.max_length,
+            "num_embeddings": self.num_codes,
+            "max_length": self.max_visual_length,
             "image_normalization": {"mean": PIXEL_MEAN, "std": PIXEL_STD, "pad_value": PAD_VALUE},
             "sha256": self.sha256,
         }
         write_json(directory / CONFIG_FILE, config)
 
     def template(self, image: Image.Image) -> tuple[int, int]:
-        return choose_template(image.width, image.height, self.max_length)
+        return choose_template(image.width, image.height, self.max_visual_length)
 
     def prepare(self, image: Image.Image) -> torch.Tensor:
         """The model's input for one image: small, so a caller can drop a big photo right away."""
@@ -134,6 +136,6 @@ class ImageTokenizer:
         indices = torch.tensor([list(row) for row in grid], dtype=torch.long)
         if indices.ndim != 2 or indices.numel() == 0:
             raise ValueError("a grid is a non-empty list of equally long rows")
-        check_codes(grid, self.num_embeddings)
+        check_codes(grid, self.num_codes)
         device = next(self.model.parameters()).device
         return to_pil(self.model.decode(indices[None].to(device))[0])
