@@ -59,7 +59,7 @@ def load(path: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 
 def probe(train_path: str, validation_path: str, steps: int) -> dict:
-    num_codes = read_meta(train_path).num_embeddings
+    num_codes = read_meta(train_path).num_codes
     train, validation = load(train_path), load(validation_path)
     torch.manual_seed(0)
     model = torch.nn.EmbeddingBag(num_codes * CELLS, len(INITIALS), mode="mean")

@@ -52,7 +52,7 @@ def pipeline(
             coder, coder, QuantizerConfig(num_embeddings=64, embedding_dim=8, factorized_dim=4)
         )
     )
-    tokenizer = ImageTokenizer(vqvae, max_length=32)
+    tokenizer = ImageTokenizer(vqvae, max_visual_length=32)
     tokenizer.save_pretrained(folder / "vqvae")
     for split in ("train", "validation"):
         tokenize_table(

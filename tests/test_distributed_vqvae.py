@@ -129,7 +129,10 @@ def test_template_batches_are_equal_in_number_and_cover_every_image(split_batche
 def test_loader_resumes_mid_epoch_at_the_next_batch(tmp_path: Path) -> None:
     table = two_template_table(tmp_path / "images")
     data = TemplateDataset(
-        resolve_image_paths(pd.read_csv(table), table), max_length=32, downsample=4, channels=3
+        resolve_image_paths(pd.read_csv(table), table),
+        max_visual_length=32,
+        downsample=4,
+        channels=3,
     )
     loader = template_loader(data, 4, 0, shuffle_seed=5)
     loader.batch_sampler.sampler.set_epoch(2)

@@ -142,7 +142,7 @@ def test_the_shipped_configs_resolve_to_the_shipped_layout(name: str, tmp_path: 
     its layout and n_positions (176) on tables of its VQVAE (1 024 codes, budget 128)."""
     table = write_token_table(tmp_path / "train.parquet", 4, seed=0)
     meta = read_meta(table)
-    meta.num_embeddings, meta.max_length = 1024, 128
+    meta.num_codes, meta.max_visual_length = 1024, 128
     write_meta(table, meta)
     config = load_config(InverseDalleConfig, CONFIGS / name, [f"data.train_dataset={table}"])
     assert config.data.num_visual_tokens is None and config.model.n_positions is None

@@ -97,7 +97,7 @@ def test_predict_cli_writes_token_table_and_skips_unreadable(
     tokens = read_table(output, required=("img_path", "text", "visual_tokens", "orientation"))
     meta = read_meta(output)
     assert len(tokens) == len(table) == meta.num_rows and meta.num_skipped == 1
-    assert (meta.num_embeddings, meta.downsample, meta.max_length) == (64, 4, 32)
+    assert (meta.num_codes, meta.downsample, meta.max_visual_length) == (64, 4, 32)
     assert list(tokens["text"]) == list(table["text"])
     for row in tokens.itertuples():
         grid = string_to_grid(row.visual_tokens)
@@ -257,5 +257,5 @@ def test_seed_f16_config_runs_a_training_step_and_tokenizes(
         for p in sorted((synthetic_dataset / "images" / "test-heldout-fonts").glob("*"))
     ][:2]
     grids = tokenizer.tokenize(images)
-    assert tokenizer.num_embeddings == 16384 and tokenizer.downsample == 16
+    assert tokenizer.num_codes == 16384 and tokenizer.downsample == 16
     assert all(0 <= t < 16384 for grid in grids for row in grid for t in row)

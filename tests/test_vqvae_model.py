@@ -110,7 +110,7 @@ def test_grey_model_tokenizes_and_draws_through_the_image_tokenizer() -> None:
     torch.manual_seed(0)
     config = tiny_model_config()
     config.encoder.num_channels = config.decoder.num_channels = 1  # one CoderConfig for both
-    tokenizer = ImageTokenizer(VQVAE(config).eval(), max_length=128)
+    tokenizer = ImageTokenizer(VQVAE(config).eval(), max_visual_length=128)
     line = Image.new("RGB", (160, 40), (30, 40, 160))
     line.paste((250, 230, 90), (20, 12, 140, 28))
     (grid,) = tokenizer.tokenize([line])

@@ -38,6 +38,11 @@ def test_meta_round_trip_and_version_check(tmp_path: Path) -> None:
     assert meta_path(table) == tmp_path / "tokens.meta.json"
     assert read_meta(table) == meta
     values = json.loads(meta_path(table).read_text())
+    # The file keeps its keys (tables written before the code said num_codes and
+    # max_visual_length read as they are).
+    assert (values["num_embeddings"], values["max_length"]) == (1024, 128)
+    assert "num_codes" not in values and "max_visual_length" not in values
+    assert (read_meta(table).num_codes, read_meta(table).max_visual_length) == (1024, 128)
     meta_path(table).write_text(json.dumps({**values, "format_version": 99}))
     with pytest.raises(UserError, match="format_version 99"):
         read_meta(table)

@@ -41,7 +41,7 @@ def main() -> None:
         "fidelity": report.fidelity,
         "dataset": str(args.dataset),
         "checkpoint": str(args.checkpoint),
-        "max_length": tokenizer.max_length,
+        "max_length": tokenizer.max_visual_length,
     }
     write_json(output, values)
     print(

@@ -25,8 +25,8 @@ def main() -> None:
     tokenizer.save_pretrained(args.output_dir)
     print(
         f"exported to {args.output_dir} (sha256 {tokenizer.sha256[:12]}…, "
-        f"{tokenizer.num_embeddings} codes, f{tokenizer.downsample}, "
-        f"max_length {tokenizer.max_length})"
+        f"{tokenizer.num_codes} codes, f{tokenizer.downsample}, "
+        f"max_length {tokenizer.max_visual_length})"
     )
 
 

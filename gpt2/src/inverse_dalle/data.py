@@ -78,13 +78,13 @@ def check_table_fits(path: str | os.PathLike, meta: TokenTableMeta, config: Data
     if config.num_visual_tokens is not None:
         check_codebook(
             f"{path}: token table (.meta.json)",
-            meta.num_embeddings,
+            meta.num_codes,
             "config data.num_visual_tokens is",
             config.num_visual_tokens,
         )
-    if config.max_visual_length is not None and meta.max_length > config.max_visual_length:
+    if config.max_visual_length is not None and meta.max_visual_length > config.max_visual_length:
         raise UserError(
-            f"{path}: token table max_length {meta.max_length} (.meta.json) exceeds config "
+            f"{path}: token table max_length {meta.max_visual_length} (.meta.json) exceeds config "
             f"data.max_visual_length {config.max_visual_length}"
         )
 
@@ -107,7 +107,7 @@ def resolve_layout(
     meta = read_meta(path)
     check_table_fits(path, meta, config.data)  # the declared values, as declared
     if source is None:
-        num_codes, max_visual_length = meta.num_embeddings, meta.max_length
+        num_codes, max_visual_length = meta.num_codes, meta.max_visual_length
     else:
         num_codes, max_visual_length = source.layout.num_codes, source.layout.max_visual_length
     data = config.data

@@ -205,7 +205,7 @@ def export_model(
         tokenizer = ImageTokenizer.from_pretrained(vqvae_dir)
         check_codebook(
             f"{vqvae_dir}: VQVAE",
-            tokenizer.num_embeddings,
+            tokenizer.num_codes,
             "the model reads",
             module.layout.num_codes,
         )

@@ -64,12 +64,12 @@ class OnnxOCR(LineReader):
         layout: TokenLayout,
         vocabulary: Vocabulary,
         vqvae_config: ModelConfig,
-        max_length: int,
+        max_visual_length: int,
         cached_reader: ort.InferenceSession | None = None,
     ) -> None:
         self.reader, self.encoder, self.cached_reader = reader, encoder, cached_reader
         self.layout, self.vocabulary = layout, vocabulary
-        self.vqvae_config, self.max_length = vqvae_config, max_length
+        self.vqvae_config, self.max_visual_length = vqvae_config, max_visual_length
 
     @classmethod
     def from_pretrained(
@@ -112,7 +112,7 @@ class OnnxOCR(LineReader):
     def prepare(self, image: Image.Image) -> np.ndarray:
         """The encoder's input for one image, exactly as ImageTokenizer.prepare makes it."""
         image = to_rgb(image)
-        template = choose_template(image.width, image.height, self.max_length)
+        template = choose_template(image.width, image.height, self.max_visual_length)
         tensor, _ = to_template_tensor(
             image, template, self.vqvae_config.downsample, self.vqvae_config.encoder.num_channels
         )

@@ -48,7 +48,7 @@ def check_token_table(ocr: InverseDalleOCR | ExportedModel, path: Path) -> None:
     meta = read_meta(path)
     check_codebook(
         f"{path}: token table (.meta.json)",
-        meta.num_embeddings,
+        meta.num_codes,
         "the model reads",
         ocr.layout.num_codes,
     )

@@ -33,7 +33,7 @@ TOKENIZE_EXAMPLES = (
 
 
 def _load_tokenizer(
-    model: Path, rest: list[str], max_length: int | None
+    model: Path, rest: list[str], max_visual_length: int | None
 ) -> tuple[VQVAEConfig, ImageTokenizer]:
     """The tokenizer of an export folder or of CONFIG + CHECKPOINT, and the config whose train.*
     says where to run (an export's: the defaults, plus the overrides)."""
@@ -41,14 +41,14 @@ def _load_tokenizer(
         config = load_config(VQVAEConfig, None, rest)
         tokenizer = ImageTokenizer.from_pretrained(model)
         # The export's budget unless asked: a reader trained on its tokens expects that budget.
-        tokenizer.max_length = max_length or tokenizer.max_length
+        tokenizer.max_visual_length = max_visual_length or tokenizer.max_visual_length
         return config, tokenizer
     if not rest or "=" in rest[0]:
         raise UserError(f"{model}: give an exported VQVAE folder, or a config and its checkpoint")
     checkpoint, *overrides = rest
     config = load_config(VQVAEConfig, model, overrides)
-    max_length = max_length or config.data.max_length
-    return config, ImageTokenizer.from_checkpoint(config.model, checkpoint, max_length)
+    max_visual_length = max_visual_length or config.data.max_length
+    return config, ImageTokenizer.from_checkpoint(config.model, checkpoint, max_visual_length)
 
 
 def tokenize(argv: Sequence[str] | None = None, prog: str | None = None) -> None:

@@ -32,7 +32,7 @@ class TemplateDataset(Dataset):
     def __init__(
         self,
         paths: Sequence[Path],
-        max_length: int,
+        max_visual_length: int,
         downsample: int,
         *,
         channels: int,  # the model's input channels (1: grey ink on paper, 3: RGB)
@@ -54,7 +54,7 @@ class TemplateDataset(Dataset):
                 continue
             self.paths.append(Path(path))
             self.sizes.append(size)
-            image_templates.append(choose_template(*size, max_length))
+            image_templates.append(choose_template(*size, max_visual_length))
             self.rows.append(row)
         self.templates = [t for t in image_templates for _ in range(repeats)]
 

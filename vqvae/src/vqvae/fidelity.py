@@ -53,7 +53,7 @@ def evaluate_fidelity(
     )
     model = tokenizer.model
     device = next(model.parameters()).device
-    counts = torch.zeros(tokenizer.num_embeddings)
+    counts = torch.zeros(tokenizer.num_codes)
     l1_sum = mse_sum = 0.0
     kept: list[int] = []
     with tempfile.TemporaryDirectory() as folder:
@@ -68,7 +68,7 @@ def evaluate_fidelity(
             )
             indices = model.encode(tensor[None].to(device))
             rebuilt = model.decode(indices)[0].cpu()
-            counts += torch.bincount(indices.flatten().cpu(), minlength=tokenizer.num_embeddings)
+            counts += torch.bincount(indices.flatten().cpu(), minlength=tokenizer.num_codes)
             l1_sum += float((rebuilt - tensor).abs().mean())
             mse_sum += float(((rebuilt - tensor) ** 2).mean())
             # Crop the padding and scale back, so Tesseract sees what it saw in the original.

@@ -72,7 +72,7 @@ class VQVAETask(VersionedCheckpoints, ClipsFusedOptimizerGradients, L.LightningM
         return loss
 
     def on_validation_epoch_start(self) -> None:
-        self._val_counts = torch.zeros(self.model.num_embeddings, device=self.device)
+        self._val_counts = torch.zeros(self.model.num_codes, device=self.device)
         self._val_pairs: list[tuple[Any, Any]] = []
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -85,7 +85,7 @@ class VQVAETask(VersionedCheckpoints, ClipsFusedOptimizerGradients, L.LightningM
         self.log("val/l1", stats["l1"], batch_size=size, sync_dist=True)
         self.log("val/mse", stats["mse"], batch_size=size, sync_dist=True)
         self._val_counts += torch.bincount(
-            output.quantized.indices.flatten(), minlength=self.model.num_embeddings
+            output.quantized.indices.flatten(), minlength=self.model.num_codes
         )
         for original, rebuilt in zip(images, output.images, strict=False):
             if len(self._val_pairs) < GRID_IMAGES:

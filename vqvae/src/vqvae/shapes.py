@@ -16,35 +16,37 @@ from vqvae.token_table import grid_length, max_cols
 
 
 @lru_cache(maxsize=64)
-def maximal_templates(max_length: int) -> tuple[tuple[int, int], ...]:
-    """All (rows, cols) with rows·(cols+1) ≤ max_length that cannot grow in either direction."""
-    if max_length < 2:
+def maximal_templates(max_visual_length: int) -> tuple[tuple[int, int], ...]:
+    """All (rows, cols) with rows·(cols+1) ≤ max_visual_length that cannot grow in either
+    direction."""
+    if max_visual_length < 2:
         raise ValueError(
-            f"max_length must be at least 2 (one row token + one image token), got {max_length}"
+            "max_length must be at least 2 (one row token + one image token), got "
+            f"{max_visual_length}"
         )
     templates = []
-    for rows in range(1, max_length // 2 + 1):
-        cols = max_cols(rows, max_length)
-        taller_cols = max_cols(rows + 1, max_length)
+    for rows in range(1, max_visual_length // 2 + 1):
+        cols = max_cols(rows, max_visual_length)
+        taller_cols = max_cols(rows + 1, max_visual_length)
         if cols >= 1 and taller_cols < cols:  # one more row would force fewer columns
             templates.append((rows, cols))
     return tuple(templates)
 
 
-def choose_template(width: int, height: int, max_length: int) -> tuple[int, int]:
+def choose_template(width: int, height: int, max_visual_length: int) -> tuple[int, int]:
     """The maximal template closest to the image's aspect ratio (ties: the larger grid)."""
     if width < 1 or height < 1:
         raise ValueError(f"image size must be positive, got {width}×{height}")
     target = math.log(width / height)
     return min(
-        maximal_templates(max_length),
+        maximal_templates(max_visual_length),
         key=lambda t: (abs(math.log(t[1] / t[0]) - target), -t[0] * t[1]),
     )
 
 
-def square_template(max_length: int) -> tuple[int, int]:
+def square_template(max_visual_length: int) -> tuple[int, int]:
     """The largest square grid within the budget: what padding every image to a square gives."""
-    side = max(s for s in range(1, max_length) if grid_length(s, s) <= max_length)
+    side = max(s for s in range(1, max_visual_length) if grid_length(s, s) <= max_visual_length)
     return side, side
 
 
@@ -72,7 +74,7 @@ def place(width: int, height: int, template: tuple[int, int], downsample: int) -
 
 
 def wasted_slot_share(
-    sizes: list[tuple[int, int]], max_length: int, downsample: int, square: bool = False
+    sizes: list[tuple[int, int]], max_visual_length: int, downsample: int, square: bool = False
 ) -> float:
     """Mean share of the L sequence slots not covering image content (row tokens count as used)."""
     if not sizes:
@@ -80,9 +82,11 @@ def wasted_slot_share(
     wasted = 0.0
     for width, height in sizes:
         template = (
-            square_template(max_length) if square else choose_template(width, height, max_length)
+            square_template(max_visual_length)
+            if square
+            else choose_template(width, height, max_visual_length)
         )
         placement = place(width, height, template, downsample)
         used = placement.content_tokens(downsample) + template[0]
-        wasted += 1.0 - used / max_length
+        wasted += 1.0 - used / max_visual_length
     return wasted / len(sizes)

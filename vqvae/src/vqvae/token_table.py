@@ -2,9 +2,11 @@
 
 The one owner of
 - the budget rule: a grid of h rows × w codes takes h·(w+1) sequence tokens (one [ROW] per row),
-  at most the budget L (`max_length` in the VQVAE and the table, `max_visual_length` in GPT-2);
-- the codebook rule: codes are ids in [0, N), N the codebook size (`num_embeddings` in the VQVAE
-  and the table, `num_visual_tokens` in the GPT-2 config and export, `TokenLayout.num_codes`);
+  at most the budget L, `max_visual_length` in code (`max_length` in the VQVAE's config and
+  export and the table's .meta.json);
+- the codebook rule: codes are ids in [0, N), N the codebook size, `num_codes` in code
+  (`num_embeddings` in the VQVAE's config and export and the table's .meta.json,
+  `num_visual_tokens` in the GPT-2 config and export; docs/architecture.md's glossary);
 - the token table format: a grid as text, rows of ids separated by one space, rows separated by
   a tab ("12 5 9\t3 3 8"), and the table's `.meta.json` sidecar (TokenTableMeta).
 
@@ -30,21 +32,21 @@ def grid_length(rows: int, cols: int) -> int:
     return rows * (cols + 1)
 
 
-def max_cols(rows: int, max_length: int) -> int:
+def max_cols(rows: int, max_visual_length: int) -> int:
     """The widest grid of `rows` rows within the budget (may be < 1: none fits)."""
-    return max_length // rows - 1
+    return max_visual_length // rows - 1
 
 
-def max_rows(cols: int, max_length: int) -> int:
+def max_rows(cols: int, max_visual_length: int) -> int:
     """The tallest grid of `cols` columns within the budget."""
-    return max_length // (cols + 1)
+    return max_visual_length // (cols + 1)
 
 
-def check_budget(grid: Sequence[Sequence[int]], max_length: int) -> None:
-    """ValueError unless the grid's rows, each with its [ROW], fit `max_length` tokens."""
+def check_budget(grid: Sequence[Sequence[int]], max_visual_length: int) -> None:
+    """ValueError unless the grid's rows, each with its [ROW], fit `max_visual_length` tokens."""
     needed = sum(len(row) + 1 for row in grid)
-    if needed > max_length:
-        raise ValueError(f"grid needs {needed} tokens, max_visual_length is {max_length}")
+    if needed > max_visual_length:
+        raise ValueError(f"grid needs {needed} tokens, max_visual_length is {max_visual_length}")
 
 
 def check_codes(grid: Sequence[Sequence[int]], num_codes: int) -> None:
@@ -78,9 +80,9 @@ def string_to_grid(text: str) -> list[list[int]]:
 
 @dataclass
 class TokenTableMeta:
-    num_embeddings: int
+    num_codes: int  # `num_embeddings` in the file
     downsample: int
-    max_length: int
+    max_visual_length: int  # `max_length` in the file
     vqvae_sha256: str
     num_rows: int
     num_skipped: int
@@ -92,8 +94,13 @@ def meta_path(table_path: str | os.PathLike) -> Path:
     return Path(table_path).with_suffix(".meta.json")
 
 
+# The file's keys for the fields named otherwise in code (the file keeps the keys it always had).
+FILE_KEYS = {"num_codes": "num_embeddings", "max_visual_length": "max_length"}
+
+
 def write_meta(table_path: str | os.PathLike, meta: TokenTableMeta) -> None:
-    write_json(meta_path(table_path), asdict(meta))
+    values = {FILE_KEYS.get(name, name): value for name, value in asdict(meta).items()}
+    write_json(meta_path(table_path), values)
 
 
 def read_meta(table_path: str | os.PathLike) -> TokenTableMeta:
@@ -102,8 +109,8 @@ def read_meta(table_path: str | os.PathLike) -> TokenTableMeta:
     check_version(
         path, "token table format_version", values.get("format_version"), TOKEN_TABLE_FORMAT_VERSION
     )
-    names = {f.name for f in fields(TokenTableMeta)}
-    missing = names - values.keys()
+    keys = {f.name: FILE_KEYS.get(f.name, f.name) for f in fields(TokenTableMeta)}
+    missing = set(keys.values()) - values.keys()
     if missing:
         raise UserError(f"{path}: missing key(s) {', '.join(sorted(missing))}")
-    return TokenTableMeta(**{name: values[name] for name in names})
+    return TokenTableMeta(**{name: values[key] for name, key in keys.items()})

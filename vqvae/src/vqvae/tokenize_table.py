@@ -176,7 +176,7 @@ def tokenize_table(
     paths = resolve_image_paths(table, dataset)
     data = TemplateDataset(
         paths,
-        tokenizer.max_length,
+        tokenizer.max_visual_length,
         tokenizer.downsample,
         repeats=num_repeats,
         channels=tokenizer.model.num_channels,
@@ -215,18 +215,20 @@ def tokenize_table(
     report = TokenizeReport(
         num_rows=len(result),
         num_skipped=data.num_skipped + len(failed),
-        wasted_slot_share=wasted_slot_share(good_sizes, tokenizer.max_length, tokenizer.downsample),
+        wasted_slot_share=wasted_slot_share(
+            good_sizes, tokenizer.max_visual_length, tokenizer.downsample
+        ),
         square_wasted_slot_share=wasted_slot_share(
-            good_sizes, tokenizer.max_length, tokenizer.downsample, square=True
+            good_sizes, tokenizer.max_visual_length, tokenizer.downsample, square=True
         ),
     )
     write_table(result, output)
     write_meta(
         output,
         TokenTableMeta(
-            num_embeddings=tokenizer.num_embeddings,
+            num_codes=tokenizer.num_codes,
             downsample=tokenizer.downsample,
-            max_length=tokenizer.max_length,
+            max_visual_length=tokenizer.max_visual_length,
             vqvae_sha256=tokenizer.sha256,
             num_rows=report.num_rows,
             num_skipped=report.num_skipped,
