@@ -45,3 +45,16 @@ def test_one_image_reads_as_in_the_batch() -> None:
     ocr = InverseDalleOCR.from_pretrained(PRETRAINED, device="cpu")
     text, confidence = ocr.read(EXAMPLES / "00-vertical.png")
     assert (text, confidence) == ("틴넴빎", pytest.approx(0.5621700286865234, rel=1e-5))
+
+
+def test_a_batch_reads_as_its_images_one_by_one() -> None:
+    """Rows that end early leave the batch (and its KV cache) while the others read on: the
+    readings must not depend on who shares the batch."""
+    ocr = InverseDalleOCR.from_pretrained(PRETRAINED, device="cpu")
+    grids = ocr.tokenize(sorted(EXAMPLES.glob("*.png")))
+    batched = ocr.read_grids(grids, batch_size=len(grids))
+    assert len({len(reading.ids) for reading in batched}) > 3  # rows end at different steps
+    for grid, reading in zip(grids, batched, strict=True):
+        [alone] = ocr.read_grids([grid], batch_size=1)
+        assert (alone.ids, alone.ended) == (reading.ids, reading.ended)
+        assert alone.confidence == pytest.approx(reading.confidence, rel=1e-5)

@@ -50,30 +50,31 @@ def _read_batch(
             input_ids=prompt, position_ids=positions.expand(batch, -1), use_cache=True
         )
     hidden, past = out.last_hidden_state[:, -1], out.cache
-    tokens = torch.zeros(batch, 0, dtype=torch.long, device=device)
+    rows = torch.arange(batch, device=device)  # the rows still reading
+    tokens = torch.full((batch, layout.max_text_length + 1), EOS_ID, device=device)
     log_confidence = torch.zeros(batch, device=device)
-    ended = torch.zeros(batch, dtype=torch.bool, device=device)
     for step in range(layout.max_text_length + 1):
         log_probs = _text_log_probs(model, layout, hidden)
         best = log_probs.argmax(dim=-1)
-        log_confidence += torch.where(ended, 0.0, log_probs.gather(1, best[:, None]).squeeze(1))
-        best = torch.where(ended, EOS_ID, best)
-        tokens = torch.cat([tokens, best[:, None]], dim=1)
-        ended |= best == EOS_ID
-        if bool(ended.all()) or step == layout.max_text_length:
+        log_confidence[rows] += log_probs.gather(1, best[:, None]).squeeze(1)
+        tokens[rows, step] = best
+        going = best != EOS_ID
+        if step == layout.max_text_length or not bool(going.any()):
             break
-        position = torch.full((batch, 1), layout.max_visual_length + 1 + step, device=device)
+        if not bool(going.all()):  # a row that wrote </s> leaves the batch and the KV cache
+            kept = going.nonzero().squeeze(1)
+            rows, best = rows[kept], best[kept]
+            past.batch_select_indices(kept)
+        position = torch.full((len(rows), 1), layout.max_visual_length + 1 + step, device=device)
         with fast_inference(device):
             out = model.transformer(
                 input_ids=best[:, None], position_ids=position, cache=past, use_cache=True
             )
         hidden, past = out.last_hidden_state[:, -1], out.cache
     readings = []
-    for row, confidence, done in zip(
-        tokens.tolist(), log_confidence.exp().tolist(), ended.tolist(), strict=True
-    ):
-        ids = row[: row.index(EOS_ID)] if EOS_ID in row else row
-        readings.append(Reading(ids, confidence, done))
+    for row, confidence in zip(tokens.tolist(), log_confidence.exp().tolist(), strict=True):
+        ended = EOS_ID in row  # False when max_text_length was reached without </s>
+        readings.append(Reading(row[: row.index(EOS_ID)] if ended else row, confidence, ended))
     return readings
 
 
