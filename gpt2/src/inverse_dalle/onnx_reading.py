@@ -158,9 +158,10 @@ class OnnxOCR(LineReader):
         return logits
 
     def _next_logits(self) -> Iterator[np.ndarray]:
-        """Generator protocol of a greedy loop: receives (ids, positions) of the whole sequence
-        so far, yields the text logits at its last position."""
-        ids, positions = yield np.empty(0)
+        """Generator protocol of a greedy loop: receives (ids, positions, kept) — the whole
+        sequences so far of the rows still reading, and which rows of the previous call those
+        are (None: all) — and yields the text logits at their last position."""
+        ids, positions, _ = yield np.empty(0)
         past = None
         while True:
             if self.cached_reader is None:
@@ -183,37 +184,40 @@ class OnnxOCR(LineReader):
                         "past": past,
                     },
                 )
-            ids, positions = yield logits
+            ids, positions, kept = yield logits
+            if kept is not None and past is not None:
+                past = np.ascontiguousarray(past[:, :, kept])
 
     def _read_batch(self, visual: list[list[int]]) -> list[Reading]:
+        """Greedy, as reading._read_batch: a row that writes </s> leaves the batch."""
         layout = self.layout
         batch, length = len(visual), len(visual[0])
         ids = np.array([[*row, BOS_ID] for row in visual], dtype=np.int64)
         positions = [*range(length), layout.max_visual_length]
-        tokens = np.zeros((batch, 0), dtype=np.int64)
+        rows = np.arange(batch)  # the rows still reading
+        tokens = np.full((batch, layout.max_text_length + 1), EOS_ID, dtype=np.int64)
         log_confidence = np.zeros(batch, dtype=np.float32)
-        ended = np.zeros(batch, dtype=bool)
         model = self._next_logits()
         next(model)
+        kept = None
         for step in range(layout.max_text_length + 1):
-            logits = model.send((ids, np.broadcast_to(positions, ids.shape)))
+            logits = model.send((ids, np.broadcast_to(positions, ids.shape), kept))
             log_probs = _log_softmax(logits.astype(np.float32))
             best = log_probs.argmax(axis=-1)
-            chosen = log_probs[np.arange(batch), best]
-            log_confidence += np.where(ended, 0.0, chosen).astype(np.float32)
-            best = np.where(ended, EOS_ID, best)
-            tokens = np.concatenate([tokens, best[:, None]], axis=1)
-            ended |= best == EOS_ID
-            if ended.all() or step == layout.max_text_length:
+            log_confidence[rows] += log_probs[np.arange(len(rows)), best]
+            tokens[rows, step] = best
+            going = best != EOS_ID
+            if step == layout.max_text_length or not going.any():
                 break
+            kept = None if going.all() else np.flatnonzero(going)
+            if kept is not None:
+                rows, ids, best = rows[kept], ids[kept], best[kept]
             ids = np.concatenate([ids, best[:, None]], axis=1)
             positions.append(layout.max_visual_length + 1 + step)
         readings = []
-        for row, confidence, done in zip(
-            tokens.tolist(), np.exp(log_confidence).tolist(), ended.tolist(), strict=True
-        ):
-            text_ids = row[: row.index(EOS_ID)] if EOS_ID in row else row
-            readings.append(Reading(text_ids, confidence, done))
+        for row, confidence in zip(tokens.tolist(), np.exp(log_confidence).tolist(), strict=True):
+            ended = EOS_ID in row  # False when max_text_length was reached without </s>
+            readings.append(Reading(row[: row.index(EOS_ID)] if ended else row, confidence, ended))
         return readings
 
     def read_grids(self, grids: Sequence[list[list[int]]], batch_size: int = 64) -> list[Reading]:
