@@ -46,6 +46,7 @@ class Preset:
     images_per_prompt: int
     start_from: str | None = None  # an exported reader to continue (relative to the repository)
     sign_share: float = 0.0  # of the training images, drawn like photographed signs
+    gpt2_lr: float | None = None  # peak learning rate of the reader (None: the config's)
 
 
 @dataclass(frozen=True)
@@ -190,13 +191,14 @@ def tokenize(demo: DemoRun) -> dict:
 def train_gpt2(demo: DemoRun) -> dict:
     preset = demo.preset
     start_from = [f"model.init_from={REPO / preset.start_from}"] if preset.start_from else []
+    lr = [f"optim.optimizer.lr={preset.gpt2_lr}"] if preset.gpt2_lr is not None else []
     start = time.perf_counter()
     run(
         [
             PYTHON, "src/train.py", preset.gpt2_config,
             f"data.train_dataset={demo.tokens / 'train.parquet'}",
             f"data.val_dataset={demo.tokens / 'validation.parquet'}",
-            f"data.vqvae={demo.vqvae_export}", *start_from,
+            f"data.vqvae={demo.vqvae_export}", *start_from, *lr,
             f"train.max_steps={preset.gpt2_steps}", "train.epochs=1000",  # steps decide
             f"optim.scheduler.num_training_steps={preset.gpt2_steps}",
             f"train.validation_interval={preset.gpt2_validation_every}",
