@@ -122,13 +122,13 @@ class InverseDalleConfig:
             value = getattr(self.data, key)
             if value is not None and value < 1:
                 raise ValueError(f"data.{key} must be at least 1")
-        known = self.data.max_visual_length is not None and self.model.n_positions is not None
-        needed = (self.data.max_visual_length or 0) + self.data.max_text_length + 2
-        if known and self.model.n_positions < needed:
-            raise ValueError(
-                f"model.n_positions ({self.model.n_positions}) must be at least "
-                f"data.max_visual_length + data.max_text_length + 2 = {needed}"
-            )
+        if self.data.max_visual_length is not None and self.model.n_positions is not None:
+            needed = self.data.max_visual_length + self.data.max_text_length + 2
+            if self.model.n_positions < needed:
+                raise ValueError(
+                    f"model.n_positions ({self.model.n_positions}) must be at least "
+                    f"data.max_visual_length + data.max_text_length + 2 = {needed}"
+                )
         if self.model.init_from and self.model.init_code_embeddings:
             raise ValueError("model.init_from and model.init_code_embeddings exclude each other")
         if self.model.init_code_embeddings and not self.data.vqvae:

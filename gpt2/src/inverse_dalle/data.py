@@ -105,7 +105,6 @@ def resolve_layout(
     values. A declared value is kept; one the table contradicts is a UserError naming both."""
     path = config.data.train_dataset
     meta = read_meta(path)
-    check_table_fits(path, meta, config.data)  # the declared values, as declared
     if source is None:
         num_codes, max_visual_length = meta.num_codes, meta.max_visual_length
     else:
@@ -122,7 +121,7 @@ def resolve_layout(
         n_positions = source.model.config.n_positions
     model = replace(config.model, n_positions=_declared_or(config.model.n_positions, n_positions))
     resolved = replace(config, data=data, model=model)
-    check_table_fits(path, meta, resolved.data)  # model.init_from's values
+    check_table_fits(path, meta, resolved.data)  # declared values are kept, so checked here too
     try:
         resolved.validate()
     except ValueError as error:

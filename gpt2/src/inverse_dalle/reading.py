@@ -59,9 +59,10 @@ def _read_batch(
         log_confidence[rows] += log_probs.gather(1, best[:, None]).squeeze(1)
         tokens[rows, step] = best
         going = best != EOS_ID
-        if step == layout.max_text_length or not bool(going.any()):
+        still_reading = int(going.sum())  # one device sync a step (nonzero: one more on a drop)
+        if step == layout.max_text_length or not still_reading:
             break
-        if not bool(going.all()):  # a row that wrote </s> leaves the batch and the KV cache
+        if still_reading < len(rows):  # a row that wrote </s> leaves the batch and the KV cache
             kept = going.nonzero().squeeze(1)
             rows, best = rows[kept], best[kept]
             past.batch_select_indices(kept)
