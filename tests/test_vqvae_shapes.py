@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vqvae.images import PAD_VALUE, to_pil, to_template_tensor
+from vqvae.images import PAD_VALUE, to_pil, to_template_tensor, trim_padding
 from vqvae.shapes import (
     choose_template,
     maximal_templates,
@@ -99,3 +99,17 @@ def test_one_channel_tensor_draws_as_a_grey_rgb_image() -> None:
     assert drawn.mode == "RGB" and drawn.size == (tensor.shape[2], tensor.shape[1])
     red, green, blue = (np.asarray(band) for band in drawn.split())
     assert (red == green).all() and (green == blue).all()
+
+
+@pytest.mark.parametrize("size", [(37, 13), (120, 40), (50, 150)])
+def test_padding_trims_back_to_the_placed_image(size: tuple[int, int]) -> None:
+    # A full-height stroke at the right edge of the content stays: only edge runs of padding go.
+    image = _text_line((0, 0, 0), (255, 255, 255)).resize(size)
+    image.paste((0, 0, 0), (size[0] - 2, 0, size[0], size[1] // 2))
+    tensor, placement = to_template_tensor(image, choose_template(*size, 128), 8, channels=1)
+    trimmed = trim_padding(to_pil(tensor))
+    assert trimmed.size == (placement.width, placement.height)
+
+
+def test_trimming_keeps_a_pixel_of_an_all_black_image() -> None:
+    assert trim_padding(Image.new("RGB", (16, 8))).size == (1, 1)

@@ -4,9 +4,10 @@
 - Unconditionally: a reader (image_to_text export) samples an image from its first [ROW], then
   reads what it drew, as the original project showed (self-captioning).
 
-Every sample is repaired to a rectangle (grid_repair) and drawn by the bundled VQVAE decoder. The
-output folder holds the PNGs, `captions.csv` (a dataset table, `img_path,text`, so src/evaluate.py
-can score any reader on it, plus each repaired grid) and `summary.json`: settings and figures.
+Every sample is repaired to a rectangle (grid_repair) and drawn by the bundled VQVAE decoder,
+without the black template padding it learned to draw along the edges. The output folder holds the
+PNGs, `captions.csv` (a dataset table, `img_path,text`, so src/evaluate.py can score any reader on
+it, plus each repaired grid) and `summary.json`: settings and figures.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ class ImageGenerator:
         grids = [repair_grid(sample, self.exported.layout) for sample in samples]
         draw = self.exported.tokenizer.draw
         return [
-            Drawing(draw(grid.grid), grid, caption)
+            Drawing(draw(grid.grid, trim=True), grid, caption)
             for grid, caption in zip(grids, captions, strict=True)
         ]
 

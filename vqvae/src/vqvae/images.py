@@ -48,6 +48,24 @@ def to_template_tensor(
     return canvas, placement
 
 
+def trim_padding(image: Image.Image, dark: float = 0.25, share: float = 0.9) -> Image.Image:
+    """A decoded ink-on-paper image without the black padding along its right and bottom edges.
+
+    A template pads an image to whole tokens with black, which paper never is, so a model that
+    learned from such grids also draws that black strip; it is not part of the picture. Pixel
+    columns (from the right) and rows (from the bottom) where at least `share` of the pixels are
+    darker than `dark` are cut, up to the first that is not; at least one pixel remains.
+    """
+    grey = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    is_dark = grey < dark
+    width, height = image.size
+    while width > 1 and is_dark[:height, width - 1].mean() >= share:
+        width -= 1
+    while height > 1 and is_dark[height - 1, :width].mean() >= share:
+        height -= 1
+    return image.crop((0, 0, width, height))
+
+
 def psnr(mse: float) -> float:
     """PSNR in dB for images in [0, 1], from the MSE measured on the normalised pixels (range
     1 / PIXEL_STD = 2, so a peak power of 4)."""

@@ -19,7 +19,14 @@ from ocr_common.images import to_rgb
 from ocr_common.json_files import read_json, write_json
 from vqvae.checkpoint import load_from_checkpoint, load_state, weights_sha256
 from vqvae.config import ModelConfig
-from vqvae.images import PAD_VALUE, PIXEL_MEAN, PIXEL_STD, to_pil, to_template_tensor
+from vqvae.images import (
+    PAD_VALUE,
+    PIXEL_MEAN,
+    PIXEL_STD,
+    to_pil,
+    to_template_tensor,
+    trim_padding,
+)
 from vqvae.model import VQVAE
 from vqvae.shapes import choose_template
 from vqvae.token_table import check_codes
@@ -131,11 +138,14 @@ class ImageTokenizer:
         return self.encode([self.prepare(image) for image in images], batch_size)
 
     @torch.inference_mode()
-    def draw(self, grid: Sequence[Sequence[int]]) -> Image.Image:
-        """Decode one grid to an RGB image of the template's pixel size (padding included)."""
+    def draw(self, grid: Sequence[Sequence[int]], trim: bool = False) -> Image.Image:
+        """Decode one grid to an RGB image of the template's pixel size. `trim`: cut the black
+        padding off the right and bottom edges (grey ink-on-paper models only: in colour, black
+        may be the picture's own)."""
         indices = torch.tensor([list(row) for row in grid], dtype=torch.long)
         if indices.ndim != 2 or indices.numel() == 0:
             raise ValueError("a grid is a non-empty list of equally long rows")
         check_codes(grid, self.num_codes)
         device = next(self.model.parameters()).device
-        return to_pil(self.model.decode(indices[None].to(device))[0])
+        image = to_pil(self.model.decode(indices[None].to(device))[0])
+        return trim_padding(image) if trim and self.model.num_channels == 1 else image
