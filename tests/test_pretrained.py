@@ -32,7 +32,7 @@ def test_shipped_model_reads_the_examples() -> None:
     ocr = InverseDalleOCR.from_pretrained(PRETRAINED)
     texts = [text for text, _ in ocr.read_batch([EXAMPLES / name for name in labels["img_path"]])]
     scores = score(texts, list(labels["text"]))
-    # 7 of these 12 held-out-font images read right when shipped (59.8 % of 1 000 in the card).
+    # 6 of these 12 held-out-font images read right when shipped (62.3 % of 1 000 in the card).
     assert scores.word_accuracy >= 0.5, list(zip(texts, labels["text"], strict=True))
 
 

@@ -14,20 +14,20 @@ EXAMPLES = REPO / "examples"
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 # Recorded with read_batch on CPU (one thread) for the reader shipped on 2026-11-28 (continued
-# twice on sign-effect data); 7 of the 12 are right.
+# three times on sign-effect data); 6 of the 12 are right.
 EXPECTED = {
-    "00-vertical.png": ("틴넴빎", 0.5601078271865845),
-    "01-horizontal.png": ("24,000원", 0.9269537925720215),
-    "02-vertical.png": ("연일", 0.6678103804588318),
-    "03-horizontal.png": ("사토시", 0.9978591203689575),
-    "04-horizontal.png": ("집시", 0.9930899739265442),
-    "05-horizontal.png": ("승전시키어", 0.11010017991065979),
-    "06-vertical.png": ("AQF 빌딩", 0.4394382834434509),
-    "07-horizontal.png": ("시프트", 0.9864581823348999),
-    "08-horizontal.png": ("양상구", 0.7336145639419556),
-    "09-vertical.png": ("치다보Pizza", 0.15931713581085205),
-    "10-vertical.png": ("자치하여", 0.8346264362335205),
-    "11-vertical.png": ("돌려", 0.9840920567512512),
+    "00-vertical.png": ("틴넴빎", 0.4667760133743286),
+    "01-horizontal.png": ("24,000원", 0.9333332777023315),
+    "02-vertical.png": ("연읠", 0.5514100790023804),
+    "03-horizontal.png": ("사토시", 0.9939037561416626),
+    "04-horizontal.png": ("집시", 0.9925474524497986),
+    "05-horizontal.png": ("숭전시키어", 0.183343306183815),
+    "06-vertical.png": ("AQF 빌딩", 0.43331360816955566),
+    "07-horizontal.png": ("시프트", 0.9124449491500854),
+    "08-horizontal.png": ("양상구", 0.38536813855171204),
+    "09-vertical.png": ("고다보Pizza", 0.10656563937664032),
+    "10-vertical.png": ("자치하여", 0.8682536482810974),
+    "11-vertical.png": ("돌려", 0.9900998473167419),
 }
 
 
@@ -44,7 +44,7 @@ def test_shipped_model_reads_the_examples_as_recorded() -> None:
 def test_one_image_reads_as_in_the_batch() -> None:
     ocr = InverseDalleOCR.from_pretrained(PRETRAINED, device="cpu")
     text, confidence = ocr.read(EXAMPLES / "00-vertical.png")
-    assert (text, confidence) == ("틴넴빎", pytest.approx(0.5601078271865845, rel=1e-5))
+    assert (text, confidence) == ("틴넴빎", pytest.approx(0.4667760133743286, rel=1e-5))
 
 
 def test_a_batch_reads_as_its_images_one_by_one() -> None:
