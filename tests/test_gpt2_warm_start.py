@@ -9,6 +9,7 @@ import torch
 from training_helpers import copy_as_if_from_another_vqvae
 
 from inverse_dalle.config import InverseDalleConfig
+from inverse_dalle.depth_growth import source_positions
 from inverse_dalle.exported import load_export
 from inverse_dalle.lightning_module import OCRModule
 from inverse_dalle.training import start_from_export, train
@@ -72,3 +73,41 @@ def test_tables_from_another_vqvae_are_refused(pipeline: dict[str, Path], tmp_pa
 def test_init_from_and_codebook_embeddings_exclude_each_other(pipeline: dict[str, Path]) -> None:
     with pytest.raises(UserError, match="exclude each other"):
         _config(pipeline, "model.init_code_embeddings=true")
+
+
+def test_a_deeper_config_grows_the_export_and_computes_the_same(pipeline: dict[str, Path]) -> None:
+    source = load_export(pipeline["export"])
+    layers = source.model.config.n_layer
+    module = OCRModule.create(
+        _config(pipeline, f"model.n_layer={2 * layers + 1}"), source.vocabulary
+    )
+    start_from_export(module, source)
+    ids = torch.randint(
+        0, source.model.config.vocab_size, (2, 24), generator=torch.Generator().manual_seed(0)
+    )
+    module.model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(module.model(ids).logits, source.model(ids).logits)
+    new_blocks = [
+        block for block in module.model.transformer.h if not block.mlp.c_proj.weight.any()
+    ]
+    assert len(new_blocks) == layers + 1
+    assert all(not block.attn.c_proj.weight.any() for block in new_blocks)
+
+
+def test_a_grown_reader_trains_its_new_layers(pipeline: dict[str, Path], tmp_path) -> None:
+    source = load_export(pipeline["export"])
+    layers = source.model.config.n_layer
+    config = _config(pipeline, f"model.n_layer={2 * layers}", "train.max_steps=2")
+    train(config, tmp_path / "run")
+    state = torch.load(tmp_path / "run" / "last.ckpt", weights_only=False)["state_dict"]
+    new_projection = state["model.transformer.h.1.mlp.c_proj.weight"]
+    assert new_projection.any()  # moved off zero
+
+
+def test_growth_places_the_source_blocks_evenly() -> None:
+    assert source_positions(4, 8) == [0, 2, 4, 6]
+    assert source_positions(4, 6) == [0, 1, 3, 4]
+    assert source_positions(3, 3) == [0, 1, 2]
+    with pytest.raises(ValueError):
+        source_positions(4, 2)

@@ -54,7 +54,8 @@ class ModelConfig:
     # Image-token embeddings start from data.vqvae's codebook (see code_embeddings.py), not random
     init_code_embeddings: bool = False
     # Start from an exported reader (e.g. pretrained/korean-ocr-tiny): its weights, vocabulary and
-    # sequence layout carry over, so the sizes above and the tables' VQVAE must match it.
+    # sequence layout carry over, so the sizes above and the tables' VQVAE must match it; a larger
+    # n_layer grows it deeper, reading exactly as before (depth_growth.py).
     init_from: str | None = None
 
 

@@ -19,6 +19,7 @@ from inverse_dalle.data import (
     load_token_table,
     resolve_layout,
 )
+from inverse_dalle.depth_growth import grown_state_dict
 from inverse_dalle.exported import ExportedModel, load_export
 from inverse_dalle.lightning_module import OCRModule, layout_for
 from inverse_dalle.table_reading import check_token_table
@@ -81,15 +82,20 @@ def train(
 
 
 def start_from_export(module: OCRModule, source: ExportedModel) -> None:
-    """Load an exported reader's weights into `module`, whose config describes the same model."""
+    """Load an exported reader's weights into `module`, whose config describes the same model or
+    the same one with more layers."""
     if module.layout != source.layout:
         raise UserError(
             f"model.init_from {source.directory}: its layout {source.layout} differs from this "
             f"config's {module.layout} (data.max_visual_length, data.max_text_length, "
             "data.num_visual_tokens)"
         )
+    state = source.model.state_dict()
+    source_layers, layers = source.model.config.n_layer, module.model.config.n_layer
+    if layers > source_layers:  # a deeper config grows the source (depth_growth.py)
+        state = grown_state_dict(state, source_layers, layers)
     try:
-        module.model.load_state_dict(source.model.state_dict())
+        module.model.load_state_dict(state)
     except RuntimeError as error:
         raise UserError(
             f"model.init_from {source.directory}: its GPT-2 differs from model.* "
