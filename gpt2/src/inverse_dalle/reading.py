@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from transformers import GPT2LMHeadModel
 
+from inverse_dalle.prefill import prefill
 from inverse_dalle.token_format import TokenLayout
 from inverse_dalle.vocabulary import BOS_ID, EOS_ID
 from ocr_common.devices import fast_inference
@@ -46,10 +47,7 @@ def _read_batch(
     prompt = torch.tensor([[*ids, BOS_ID] for ids in visual], device=device)
     positions = torch.tensor([*range(length), layout.max_visual_length], device=device)
     with fast_inference(device):
-        out = model.transformer(
-            input_ids=prompt, position_ids=positions.expand(batch, -1), use_cache=True
-        )
-    hidden, past = out.last_hidden_state[:, -1], out.cache
+        hidden, past = prefill(model, prompt, positions.expand(batch, -1))
     rows = torch.arange(batch, device=device)  # the rows still reading
     tokens = torch.full((batch, layout.max_text_length + 1), EOS_ID, device=device)
     log_confidence = torch.zeros(batch, device=device)

@@ -1,0 +1,49 @@
+"""The reading prompt's shortcut (prefill.py) gives what the full transformer gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from inverse_dalle.exported import load_export
+from inverse_dalle.prefill import prefill
+
+SHIPPED = Path(__file__).resolve().parents[1] / "pretrained" / "korean-ocr-tiny"
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return load_export(SHIPPED).model
+
+
+def _prompt(batch: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    ids = torch.randint(3, 1000, (batch, length + 1), generator=torch.Generator().manual_seed(0))
+    positions = torch.tensor([*range(length), 128]).expand(batch, -1)
+    return ids, positions
+
+
+@pytest.mark.parametrize("length", [1, 37, 126])
+def test_prefill_matches_the_full_transformer(reader, length: int) -> None:
+    ids, positions = _prompt(3, length)
+    with torch.inference_mode():
+        full = reader.transformer(input_ids=ids, position_ids=positions, use_cache=True)
+        hidden, cache = prefill(reader, ids, positions)
+    torch.testing.assert_close(hidden, full.last_hidden_state[:, -1], rtol=0, atol=1e-5)
+    for ours, theirs in zip(cache.layers, full.cache.layers, strict=True):
+        torch.testing.assert_close(ours.keys, theirs.keys, rtol=0, atol=1e-5)
+        torch.testing.assert_close(ours.values, theirs.values, rtol=0, atol=1e-5)
+
+
+def test_prefill_of_a_one_layer_model(reader) -> None:
+    """With a single block, the shortcut is the whole transformer."""
+    config = reader.config.__class__(**{**reader.config.to_dict(), "n_layer": 1})
+    model = reader.__class__(config).eval()
+    state = reader.state_dict()
+    model.load_state_dict({k: v for k, v in state.items() if ".h." not in k or ".h.0." in k})
+    ids, positions = _prompt(2, 20)
+    with torch.inference_mode():
+        full = model.transformer(input_ids=ids, position_ids=positions).last_hidden_state[:, -1]
+        hidden, _ = prefill(model, ids, positions)
+    torch.testing.assert_close(hidden, full, rtol=0, atol=1e-5)
