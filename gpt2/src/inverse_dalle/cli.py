@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -89,6 +90,15 @@ def _check_batch_size(batch_size: int) -> None:
         raise UserError("--batch-size must be at least 1")
 
 
+def _add_beams_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--beams",
+        type=int,
+        default=1,
+        help="1: greedy reading (default); N > 1: beam search over N hypotheses, ~N× slower",
+    )
+
+
 def read(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
     parser = command_parser(READ_DESCRIPTION, READ_EXAMPLES, prog)
     parser.add_argument("model_dir", help="exported model directory (src/export.py)")
@@ -100,12 +110,13 @@ def read(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
         action="store_true",
         help="merge rows of one img_path (token tables written with --use-tta) into one reading",
     )
+    _add_beams_argument(parser)
     add_device_argument(parser)
     args = parser.parse_args(argv)
     _check_batch_size(args.batch_size)
     check_table_suffix(Path(args.output))
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
-    ocr = InverseDalleOCR.from_pretrained(args.model_dir, args.device)
+    ocr = InverseDalleOCR.from_pretrained(args.model_dir, args.device, args.beams)
     result = read_rows(ocr, args.inputs, args.batch_size)
     predictions = readings_table(result)
     if args.merge_tta:
@@ -127,13 +138,14 @@ def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> None
         "--predictions", help="also write each row's reading and reference (.csv or .parquet)"
     )
     parser.add_argument("--batch-size", type=int, default=64)
+    _add_beams_argument(parser)
     add_device_argument(parser)
     args = parser.parse_args(argv)
     _check_batch_size(args.batch_size)
     if args.predictions:
         check_table_suffix(Path(args.predictions))
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
-    ocr = InverseDalleOCR.from_pretrained(args.model_dir, args.device)
+    ocr = InverseDalleOCR.from_pretrained(args.model_dir, args.device, args.beams)
     result = read_rows(ocr, args.table, args.batch_size)
     rows = result.rows
     if "text" not in rows.columns:

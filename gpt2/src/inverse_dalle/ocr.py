@@ -27,22 +27,30 @@ class InverseDalleOCR(LineReader):
         layout: TokenLayout,
         vocabulary: Vocabulary,
         tokenizer: ImageTokenizer | None,
+        beams: int = 1,
     ) -> None:
+        if beams < 1:
+            raise UserError(f"beams must be at least 1, not {beams}")
         self.model = model.eval()
         self.layout, self.vocabulary, self.tokenizer = layout, vocabulary, tokenizer
+        self.beams = beams  # 1: greedy reading; more: beam search (beam_reading.py)
 
     @classmethod
     def from_pretrained(
-        cls, directory: str | os.PathLike, device: str | torch.device | None = None
+        cls,
+        directory: str | os.PathLike,
+        device: str | torch.device | None = None,
+        beams: int = 1,
     ) -> InverseDalleOCR:
-        """The reader in `directory` on `device` (None: cuda when available, else cpu)."""
+        """The reader in `directory` on `device` (None: cuda when available, else cpu), reading
+        greedily or, with `beams` > 1, by beam search (slower, sometimes more accurate)."""
         exported = load_export(directory, resolve_device(device))
         if exported.order != IMAGE_TO_TEXT:
             raise UserError(
                 f"{directory}: a {exported.order} model draws images (src/generate.py); reading "
                 f"needs an {IMAGE_TO_TEXT} export"
             )
-        return cls(exported.model, exported.layout, exported.vocabulary, exported.tokenizer)
+        return cls(exported.model, exported.layout, exported.vocabulary, exported.tokenizer, beams)
 
     def read_grids(self, grids: Sequence[list[list[int]]], batch_size: int = 64) -> list[Reading]:
         """Readings of token grids (as in a token table), in order."""
@@ -51,7 +59,7 @@ class InverseDalleOCR(LineReader):
                 self.check_grid(grid)
             except ValueError as error:
                 raise UserError(f"token grid {number}: {error}") from None
-        return read_grids(self.model, self.layout, grids, batch_size)
+        return read_grids(self.model, self.layout, grids, batch_size, self.beams)
 
     def check_grid(self, grid: list[list[int]]) -> None:
         """ValueError unless this reader can read `grid`: codes of its codebook, in its budget."""

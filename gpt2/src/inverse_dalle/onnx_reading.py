@@ -27,7 +27,7 @@ from inverse_dalle.export_format import (
 )
 from inverse_dalle.line_reader import ImageInput, LineReader
 from inverse_dalle.onnx_export import CACHED_READER_FILE, ENCODER_FILE, ONNX_DIR, READER_FILE
-from inverse_dalle.reading import Reading, _length_batches
+from inverse_dalle.reading import Reading, length_batches
 from inverse_dalle.token_format import IMAGE_TO_TEXT, TokenLayout
 from inverse_dalle.vocabulary import BOS_ID, EOS_ID, Vocabulary
 from ocr_common.config import ConfigError, config_from_dict
@@ -224,7 +224,7 @@ class OnnxOCR(LineReader):
         """Greedy readings of token grids, in order (batched by visual length, as reading.py)."""
         visual = [self.layout.visual_ids(grid) for grid in grids]
         readings: list[Reading | None] = [None] * len(grids)
-        for chunk in _length_batches(visual, batch_size):
+        for chunk in length_batches(visual, batch_size):
             for index, reading in zip(
                 chunk, self._read_batch([visual[i] for i in chunk]), strict=True
             ):

@@ -12,47 +12,32 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import torch
 from transformers import GPT2LMHeadModel
 
+from inverse_dalle.beam_reading import read_batch_with_beams
+from inverse_dalle.decoding import Reading, finished_reading, prompt_tensors, text_log_probs
 from inverse_dalle.prefill import prefill
 from inverse_dalle.token_format import TokenLayout
 from inverse_dalle.vocabulary import BOS_ID, EOS_ID
 from ocr_common.devices import fast_inference
 
 
-@dataclass(frozen=True)
-class Reading:
-    ids: list[int]  # text token ids, without </s>
-    confidence: float  # probability of the chosen tokens, </s> included (their product)
-    ended: bool  # False when max_text_length was reached without </s>
-
-
-def _text_log_probs(
-    model: GPT2LMHeadModel, layout: TokenLayout, hidden: torch.Tensor
-) -> torch.Tensor:
-    """Log-probabilities over the text tokens only (the text rows of the tied output layer)."""
-    text_weight = model.lm_head.weight[: layout.text_vocab_size]  # (V, C)
-    return torch.log_softmax(hidden.float() @ text_weight.float().T, dim=-1)
-
-
 @torch.inference_mode()
-def _read_batch(
+def _read_batch_greedily(
     model: GPT2LMHeadModel, layout: TokenLayout, visual: list[list[int]]
 ) -> list[Reading]:
     device = model.device
-    batch, length = len(visual), len(visual[0])
-    prompt = torch.tensor([[*ids, BOS_ID] for ids in visual], device=device)
-    positions = torch.tensor([*range(length), layout.max_visual_length], device=device)
+    batch = len(visual)
+    prompt, positions = prompt_tensors(layout, visual, device)
     with fast_inference(device):
-        hidden, past = prefill(model, prompt, positions.expand(batch, -1))
+        hidden, past = prefill(model, prompt, positions)
     rows = torch.arange(batch, device=device)  # the rows still reading
     tokens = torch.full((batch, layout.max_text_length + 1), EOS_ID, device=device)
     log_confidence = torch.zeros(batch, device=device)
     for step in range(layout.max_text_length + 1):
-        log_probs = _text_log_probs(model, layout, hidden)
+        log_probs = text_log_probs(model, layout, hidden)
         best = log_probs.argmax(dim=-1)
         log_confidence[rows] += log_probs.gather(1, best[:, None]).squeeze(1)
         tokens[rows, step] = best
@@ -70,14 +55,13 @@ def _read_batch(
                 input_ids=best[:, None], position_ids=position, cache=past, use_cache=True
             )
         hidden, past = out.last_hidden_state[:, -1], out.cache
-    readings = []
-    for row, confidence in zip(tokens.tolist(), log_confidence.exp().tolist(), strict=True):
-        ended = EOS_ID in row  # False when max_text_length was reached without </s>
-        readings.append(Reading(row[: row.index(EOS_ID)] if ended else row, confidence, ended))
-    return readings
+    return [
+        finished_reading(row, confidence)
+        for row, confidence in zip(tokens.tolist(), log_confidence.exp().tolist(), strict=True)
+    ]
 
 
-def _length_batches(visual: list[list[int]], batch_size: int) -> Iterator[list[int]]:
+def length_batches(visual: list[list[int]], batch_size: int) -> Iterator[list[int]]:
     """Indices of `visual` in batches of one visual length (so no compute goes to padding)."""
     by_length: dict[int, list[int]] = defaultdict(list)
     for index, ids in enumerate(visual):
@@ -92,14 +76,18 @@ def read_grids(
     layout: TokenLayout,
     grids: Sequence[list[list[int]]],
     batch_size: int = 64,
+    beams: int = 1,
 ) -> list[Reading]:
-    """Greedy readings of `grids`, in order."""
+    """Readings of `grids`, in order: greedy, or by beam search over `beams` hypotheses."""
     visual = [layout.visual_ids(grid) for grid in grids]
     readings: list[Reading | None] = [None] * len(grids)
-    for chunk in _length_batches(visual, batch_size):
-        for index, reading in zip(
-            chunk, _read_batch(model, layout, [visual[i] for i in chunk]), strict=True
-        ):
+    for chunk in length_batches(visual, batch_size):
+        prompts = [visual[i] for i in chunk]
+        if beams == 1:
+            batch_readings = _read_batch_greedily(model, layout, prompts)
+        else:
+            batch_readings = read_batch_with_beams(model, layout, prompts, beams)
+        for index, reading in zip(chunk, batch_readings, strict=True):
             readings[index] = reading
     return readings
 
@@ -118,7 +106,7 @@ def text_log_likelihoods(
     text = torch.tensor([BOS_ID, *text_ids], device=model.device)
     targets = torch.tensor([*text_ids, EOS_ID], device=model.device)
     scores = [0.0] * len(grids)
-    for chunk in _length_batches(visual, batch_size):
+    for chunk in length_batches(visual, batch_size):
         length = len(visual[chunk[0]])
         ids = torch.cat(
             [
@@ -136,7 +124,7 @@ def text_log_likelihoods(
                 input_ids=ids,
                 position_ids=torch.tensor(positions, device=model.device).expand(len(chunk), -1),
             ).last_hidden_state[:, length:]
-        log_probs = _text_log_probs(model, layout, hidden)
+        log_probs = text_log_probs(model, layout, hidden)
         chosen = log_probs.gather(2, targets.expand(len(chunk), -1)[..., None]).squeeze(2)
         for index, value in zip(chunk, chosen.sum(dim=1).tolist(), strict=True):
             scores[index] = value
