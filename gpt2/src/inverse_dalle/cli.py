@@ -90,12 +90,21 @@ def _check_batch_size(batch_size: int) -> None:
         raise UserError("--batch-size must be at least 1")
 
 
-def _add_beams_argument(parser: argparse.ArgumentParser) -> None:
+def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
+    """How hard to read: both options trade reading time for accuracy."""
     parser.add_argument(
         "--beams",
         type=int,
         default=1,
         help="1: greedy reading (default); N > 1: beam search over N hypotheses, ~N× slower",
+    )
+    parser.add_argument(
+        "--tta",
+        type=int,
+        default=1,
+        metavar="N",
+        help="read N views of each image file (the image, then jittered crops) and vote; "
+        "~N× slower (default 1)",
     )
 
 
@@ -110,13 +119,13 @@ def read(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
         action="store_true",
         help="merge rows of one img_path (token tables written with --use-tta) into one reading",
     )
-    _add_beams_argument(parser)
+    _add_reading_arguments(parser)
     add_device_argument(parser)
     args = parser.parse_args(argv)
     _check_batch_size(args.batch_size)
     check_table_suffix(Path(args.output))
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
-    ocr = InverseDalleOCR.from_pretrained(args.model_dir, args.device, args.beams)
+    ocr = InverseDalleOCR.from_pretrained(args.model_dir, args.device, args.beams, args.tta)
     result = read_rows(ocr, args.inputs, args.batch_size)
     predictions = readings_table(result)
     if args.merge_tta:
@@ -138,14 +147,14 @@ def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> None
         "--predictions", help="also write each row's reading and reference (.csv or .parquet)"
     )
     parser.add_argument("--batch-size", type=int, default=64)
-    _add_beams_argument(parser)
+    _add_reading_arguments(parser)
     add_device_argument(parser)
     args = parser.parse_args(argv)
     _check_batch_size(args.batch_size)
     if args.predictions:
         check_table_suffix(Path(args.predictions))
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
-    ocr = InverseDalleOCR.from_pretrained(args.model_dir, args.device, args.beams)
+    ocr = InverseDalleOCR.from_pretrained(args.model_dir, args.device, args.beams, args.tta)
     result = read_rows(ocr, args.table, args.batch_size)
     rows = result.rows
     if "text" not in rows.columns:

@@ -1,5 +1,6 @@
 """Reading images once a reader can tokenise them and read token grids: what the PyTorch reader
-(`ocr.InverseDalleOCR`) and the onnxruntime one (`onnx_reading.OnnxOCR`) share."""
+(`ocr.InverseDalleOCR`) and the onnxruntime one (`onnx_reading.OnnxOCR`) share, test-time
+augmentation (`tta` views per image, voted on: voting.py) included."""
 
 from __future__ import annotations
 
@@ -10,41 +11,69 @@ from PIL import Image
 
 from inverse_dalle.reading import Reading
 from inverse_dalle.vocabulary import Vocabulary
+from inverse_dalle.voting import vote
+from ocr_common.errors import UserError
 from ocr_common.images import load_image
 
 ImageInput = str | os.PathLike | Image.Image
+Grid = list[list[int]]
 
 
 class LineReader:
     """Subclasses give `vocabulary`, `tokenize_each` and `read_grids`."""
 
     vocabulary: Vocabulary
+    tta: int = 1  # views read per image and voted on; 1: the image alone
+
+    def set_tta(self, views: int) -> None:
+        if views < 1:
+            raise UserError(f"tta must be at least 1 view, not {views}")
+        self.tta = views
 
     def tokenize_each(
-        self, images: Sequence[ImageInput], batch_size: int = 64
-    ) -> list[list[list[int]] | None]:
+        self, images: Sequence[ImageInput], batch_size: int = 64, view: int = 0
+    ) -> list[Grid | None]:
+        """A grid per image (its test-time `view`), None where it cannot be read."""
         raise NotImplementedError
 
-    def read_grids(self, grids: Sequence[list[list[int]]], batch_size: int = 64) -> list[Reading]:
+    def read_grids(self, grids: Sequence[Grid], batch_size: int = 64) -> list[Reading]:
         raise NotImplementedError
 
     def text(self, reading: Reading) -> str:
         return self.vocabulary.decode(reading.ids)
 
+    def tokenize_views(
+        self, images: Sequence[ImageInput], batch_size: int = 64
+    ) -> list[list[Grid] | None]:
+        """The grids of each image's `tta` views, None where the image cannot be read."""
+        per_view = [self.tokenize_each(images, batch_size, view) for view in range(self.tta)]
+        return [None if grids[0] is None else list(grids) for grids in zip(*per_view, strict=True)]
+
+    def read_views(
+        self, views: Sequence[list[Grid] | None], batch_size: int = 64
+    ) -> list[tuple[str, float, bool] | None]:
+        """(text, confidence, ended) voted over each image's view grids; None stays None."""
+        flat = [grid for grids in views if grids is not None for grid in grids]
+        readings = iter(self.read_grids(flat, batch_size))
+        results: list[tuple[str, float, bool] | None] = []
+        for grids in views:
+            if grids is None:
+                results.append(None)
+                continue
+            mine = [next(readings) for _ in grids]
+            text, confidence = vote((self.text(r), r.confidence) for r in mine)
+            ended = all(r.ended for r in mine if self.text(r) == text)
+            results.append((text, confidence, ended))
+        return results
+
     def read_batch(
         self, images: Sequence[ImageInput], batch_size: int = 64
     ) -> list[tuple[str, float]]:
-        """(text, confidence) for each image or image path; confidence = P(chosen tokens). An
-        image that cannot be read gives ("", 0.0), as in predict: the others are still read."""
-        grids = self.tokenize_each(images, batch_size)
-        readings = iter(self.read_grids([g for g in grids if g is not None], batch_size))
-        return [
-            ("", 0.0) if grid is None else self._text_and_confidence(next(readings))
-            for grid in grids
-        ]
-
-    def _text_and_confidence(self, reading: Reading) -> tuple[str, float]:
-        return self.text(reading), reading.confidence
+        """(text, confidence) for each image or image path; confidence = P(chosen tokens) (with
+        `tta` views: their vote's share). An image that cannot be read gives ("", 0.0), as in
+        predict: the others are still read."""
+        results = self.read_views(self.tokenize_views(images, batch_size), batch_size)
+        return [("", 0.0) if result is None else result[:2] for result in results]
 
     def read(self, image: ImageInput) -> tuple[str, float]:
         """(text, confidence) of one image; an image that cannot be read is a UserError."""

@@ -28,12 +28,14 @@ class InverseDalleOCR(LineReader):
         vocabulary: Vocabulary,
         tokenizer: ImageTokenizer | None,
         beams: int = 1,
+        tta: int = 1,
     ) -> None:
         if beams < 1:
             raise UserError(f"beams must be at least 1, not {beams}")
         self.model = model.eval()
         self.layout, self.vocabulary, self.tokenizer = layout, vocabulary, tokenizer
         self.beams = beams  # 1: greedy reading; more: beam search (beam_reading.py)
+        self.set_tta(tta)  # views per image, voted on (line_reader.py)
 
     @classmethod
     def from_pretrained(
@@ -41,16 +43,20 @@ class InverseDalleOCR(LineReader):
         directory: str | os.PathLike,
         device: str | torch.device | None = None,
         beams: int = 1,
+        tta: int = 1,
     ) -> InverseDalleOCR:
         """The reader in `directory` on `device` (None: cuda when available, else cpu), reading
-        greedily or, with `beams` > 1, by beam search (slower, sometimes more accurate)."""
+        greedily or, with `beams` > 1, by beam search; with `tta` > 1 it reads that many views of
+        each image and votes (both cost about as many times the reading time)."""
         exported = load_export(directory, resolve_device(device))
         if exported.order != IMAGE_TO_TEXT:
             raise UserError(
                 f"{directory}: a {exported.order} model draws images (src/generate.py); reading "
                 f"needs an {IMAGE_TO_TEXT} export"
             )
-        return cls(exported.model, exported.layout, exported.vocabulary, exported.tokenizer, beams)
+        return cls(
+            exported.model, exported.layout, exported.vocabulary, exported.tokenizer, beams, tta
+        )
 
     def read_grids(self, grids: Sequence[list[list[int]]], batch_size: int = 64) -> list[Reading]:
         """Readings of token grids (as in a token table), in order."""
@@ -74,16 +80,17 @@ class InverseDalleOCR(LineReader):
         return text_log_likelihoods(self.model, self.layout, grids, ids, batch_size)
 
     def tokenize_each(
-        self, images: Sequence[ImageInput], batch_size: int = 64
+        self, images: Sequence[ImageInput], batch_size: int = 64, view: int = 0
     ) -> list[list[list[int]] | None]:
-        """A grid per image, None where it cannot be read. Each file is decoded, shrunk to the
-        VQVAE's input and dropped before the next, so a batch of big photos needs little memory."""
+        """A grid per image (its test-time `view`), None where it cannot be read. Each file is
+        decoded, shrunk to the VQVAE's input and dropped before the next, so a batch of big
+        photos needs little memory."""
         if self.tokenizer is None:
             raise UserError("this export has no bundled vqvae/: it reads token tables only")
         inputs = []
         for image in images:
             try:
-                inputs.append(self.tokenizer.prepare(load_image(image)))
+                inputs.append(self.tokenizer.prepare(load_image(image), view))
             except UnreadableImage:
                 inputs.append(None)
         encoded = iter(self.tokenizer.encode([x for x in inputs if x is not None], batch_size))

@@ -35,7 +35,7 @@ from ocr_common.errors import UserError
 from ocr_common.images import UnreadableImage, load_image, to_rgb
 from ocr_common.json_files import read_json
 from vqvae.config import ModelConfig
-from vqvae.images import to_template_tensor
+from vqvae.images import augmented_view, to_template_tensor
 from vqvae.shapes import choose_template
 from vqvae.tokenizer import CONFIG_FILE as VQVAE_CONFIG_FILE
 
@@ -109,12 +109,15 @@ class OnnxOCR(LineReader):
             else None,
         )
 
-    def prepare(self, image: Image.Image) -> np.ndarray:
+    def prepare(self, image: Image.Image, view: int = 0) -> np.ndarray:
         """The encoder's input for one image, exactly as ImageTokenizer.prepare makes it."""
         image = to_rgb(image)
         template = choose_template(image.width, image.height, self.max_visual_length)
         tensor, _ = to_template_tensor(
-            image, template, self.vqvae_config.downsample, self.vqvae_config.encoder.num_channels
+            augmented_view(image, view),
+            template,
+            self.vqvae_config.downsample,
+            self.vqvae_config.encoder.num_channels,
         )
         return tensor.numpy()
 
@@ -134,13 +137,13 @@ class OnnxOCR(LineReader):
         return grids
 
     def tokenize_each(
-        self, images: Sequence[ImageInput], batch_size: int = 64
+        self, images: Sequence[ImageInput], batch_size: int = 64, view: int = 0
     ) -> list[list[list[int]] | None]:
         """A grid per image, None where it cannot be read (as InverseDalleOCR.tokenize_each)."""
         inputs: list[np.ndarray | None] = []
         for image in images:
             try:
-                inputs.append(self.prepare(load_image(image)))
+                inputs.append(self.prepare(load_image(image), view))
             except UnreadableImage:
                 inputs.append(None)
         encoded = iter(self.encode([x for x in inputs if x is not None], batch_size))

@@ -7,6 +7,7 @@ from collections import defaultdict
 import pandas as pd
 
 from inverse_dalle.table_reading import TableReading
+from inverse_dalle.voting import vote
 from ocr_common.metrics import Scores
 
 
@@ -22,22 +23,13 @@ def readings_table(result: TableReading) -> pd.DataFrame:
 
 
 def merge_repeats(predictions: pd.DataFrame) -> pd.DataFrame:
-    """One row per img_path: the text with the largest summed confidence over its repeats.
-
-    The merged confidence is that sum divided by the number of repeats, so repeats that read
-    something else lower it.
-    """
-    votes: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    counts: dict[str, int] = defaultdict(int)
+    """One row per img_path (a token table written with --use-tta): the repeats' vote."""
+    repeats: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for path, text, confidence in predictions[["img_path", "text", "confidence"]].itertuples(
         index=False
     ):
-        votes[path][text] += confidence
-        counts[path] += 1
-    rows = []
-    for path, texts in votes.items():  # dicts keep first-seen order: the input's image order
-        text, total = max(texts.items(), key=lambda item: item[1])
-        rows.append((path, text, total / counts[path]))
+        repeats[path].append((text, confidence))
+    rows = [(path, *vote(readings)) for path, readings in repeats.items()]  # input order
     return pd.DataFrame(rows, columns=["img_path", "text", "confidence"])
 
 

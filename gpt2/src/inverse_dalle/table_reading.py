@@ -15,8 +15,8 @@ from tqdm import tqdm
 
 from inverse_dalle.data import check_made_by
 from inverse_dalle.exported import ExportedModel
+from inverse_dalle.line_reader import Grid
 from inverse_dalle.ocr import InverseDalleOCR
-from inverse_dalle.reading import Reading
 from ocr_common.errors import UserError
 from ocr_common.images import IMAGE_SUFFIXES, list_images
 from ocr_common.tables import read_table, resolve_image_paths
@@ -71,14 +71,14 @@ def _grids_from_tokens(
 
 def _tokenize_files(
     ocr: InverseDalleOCR, files: list[Path], batch_size: int, show_progress: bool
-) -> list[list[list[int]] | None]:
-    grids: list[list[list[int]] | None] = []
+) -> list[list[Grid] | None]:
+    views: list[list[Grid] | None] = []
     with tqdm(total=len(files), unit="img", desc="tokenising", disable=not show_progress) as bar:
         for start in range(0, len(files), CHUNK):
             chunk = files[start : start + CHUNK]
-            grids.extend(ocr.tokenize_each(chunk, batch_size))
+            views.extend(ocr.tokenize_views(chunk, batch_size))
             bar.update(len(chunk))
-    return grids
+    return views
 
 
 def read_rows(
@@ -87,13 +87,18 @@ def read_rows(
     batch_size: int = 64,
     show_progress: bool = True,
 ) -> TableReading:
-    """Read every row; image files are tokenised with the bundled VQVAE first (progress bars on
-    stderr when `show_progress`)."""
+    """Read every row; image files are tokenised with the bundled VQVAE first (`ocr.tta` views
+    of each, voted on; progress bars on stderr when `show_progress`)."""
     path = Path(path)
     rows = load_rows(path)
     if "visual_tokens" in rows.columns:
+        if ocr.tta > 1:
+            raise UserError(
+                f"{path}: a token table holds one view per row; test-time augmentation reads "
+                "image files (or tokenise with --use-tta and merge with predict --merge-tta)"
+            )
         check_token_table(ocr, path)
-        grids: list[list[list[int]] | None] = list(_grids_from_tokens(ocr, rows, path))
+        views: list[list[Grid] | None] = [[grid] for grid in _grids_from_tokens(ocr, rows, path)]
     else:
         if ocr.tokenizer is None:
             raise UserError(f"{path}: has no visual_tokens column and the model bundles no VQVAE")
@@ -101,21 +106,21 @@ def read_rows(
             files = [path / name for name in rows["img_path"]]
         else:
             files = resolve_image_paths(rows, path)
-        grids = _tokenize_files(ocr, files, batch_size, show_progress)
-    readable = [i for i, grid in enumerate(grids) if grid is not None]
-    readings: list[Reading | None] = [None] * len(grids)
+        views = _tokenize_files(ocr, files, batch_size, show_progress)
+    readable = [i for i, grids in enumerate(views) if grids is not None]
+    results: list[tuple[str, float, bool] | None] = [None] * len(views)
     with tqdm(total=len(readable), unit="img", desc="reading", disable=not show_progress) as bar:
         for start in range(0, len(readable), CHUNK):  # chunks of rows, for the progress bar
             chunk = readable[start : start + CHUNK]
-            for i, reading in zip(
-                chunk, ocr.read_grids([grids[i] for i in chunk], batch_size), strict=True
+            for i, result in zip(
+                chunk, ocr.read_views([views[i] for i in chunk], batch_size), strict=True
             ):
-                readings[i] = reading
+                results[i] = result
             bar.update(len(chunk))
     return TableReading(
         rows,
-        [ocr.text(r) if r is not None else "" for r in readings],
-        [r.confidence if r is not None else 0.0 for r in readings],
-        sum(r is not None and not r.ended for r in readings),
-        len(grids) - len(readable),
+        [r[0] if r is not None else "" for r in results],
+        [r[1] if r is not None else 0.0 for r in results],
+        sum(r is not None and not r[2] for r in results),
+        len(views) - len(readable),
     )

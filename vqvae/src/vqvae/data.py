@@ -18,7 +18,7 @@ from ocr_common.images import UnreadableImage, image_size, is_image_file, load_i
 from ocr_common.sampling import ResumableDataLoader, SeededShuffleSampler, ShardedBatchSampler
 from ocr_common.tables import read_table, resolve_image_paths
 from vqvae.config import DataConfig
-from vqvae.images import jitter, to_template_tensor
+from vqvae.images import augmented_view, to_template_tensor
 from vqvae.shapes import choose_template
 
 
@@ -26,7 +26,7 @@ class TemplateDataset(Dataset):
     """Images with their templates; unreadable files are dropped at construction and counted.
 
     With `repeats` > 1 (test-time augmentation) item i is repeat i % repeats of image
-    i // repeats; repeat 0 is the plain image, the others a seeded random jitter.
+    i // repeats: view `repeat` of it (vqvae.images.augmented_view; 0 is the plain image).
     """
 
     def __init__(
@@ -67,9 +67,9 @@ class TemplateDataset(Dataset):
             image = load_image(self.paths[image_index])
         except UnreadableImage:  # header fine, pixels truncated: skipped by the collate
             return None
-        if repeat:
-            image = jitter(image, random.Random(index))
-        tensor, _ = to_template_tensor(image, self.templates[index], self.downsample, self.channels)
+        tensor, _ = to_template_tensor(
+            augmented_view(image, repeat), self.templates[index], self.downsample, self.channels
+        )
         return tensor, index
 
 

@@ -79,6 +79,12 @@ def to_pil(tensor: torch.Tensor) -> Image.Image:
     return Image.fromarray((pixels.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
 
 
+def augmented_view(image: Image.Image, view: int) -> Image.Image:
+    """View `view` of an image for test-time augmentation: 0 is the image itself, every other
+    number a jitter seeded by that number alone, so a view never depends on the other images."""
+    return jitter(image, random.Random(view)) if view else image
+
+
 def jitter(image: Image.Image, rng: random.Random) -> Image.Image:
     """A test-time augmentation: crop up to 4% per side, brightness and contrast within ±10%."""
     width, height = image.size

@@ -23,6 +23,7 @@ from vqvae.images import (
     PAD_VALUE,
     PIXEL_MEAN,
     PIXEL_STD,
+    augmented_view,
     to_pil,
     to_template_tensor,
     trim_padding,
@@ -106,11 +107,15 @@ class ImageTokenizer:
     def template(self, image: Image.Image) -> tuple[int, int]:
         return choose_template(image.width, image.height, self.max_visual_length)
 
-    def prepare(self, image: Image.Image) -> torch.Tensor:
-        """The model's input for one image: small, so a caller can drop a big photo right away."""
+    def prepare(self, image: Image.Image, view: int = 0) -> torch.Tensor:
+        """The model's input for one image (or its test-time `view`, in the image's template):
+        small, so a caller can drop a big photo right away."""
         image = to_rgb(image)  # upright first: the template comes from its size
         return to_template_tensor(
-            image, self.template(image), self.downsample, self.model.num_channels
+            augmented_view(image, view),
+            self.template(image),
+            self.downsample,
+            self.model.num_channels,
         )[0]
 
     @torch.inference_mode()

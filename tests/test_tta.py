@@ -1,0 +1,95 @@
+"""Test-time augmentation: `tta` views of each image, read and voted on (voting.py), the same
+through the Python API, predict/evaluate on image files, and the token-table route
+(vqvae predict --use-tta, then predict --merge-tta)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from inverse_dalle import InverseDalleOCR
+from inverse_dalle.cli import evaluate, read
+from inverse_dalle.voting import vote
+from ocr_common.errors import UserError
+from vqvae.cli import tokenize
+from vqvae.images import augmented_view
+
+REPO = Path(__file__).resolve().parents[1]
+PRETRAINED = REPO / "pretrained" / "korean-ocr-tiny"
+EXAMPLES = REPO / "examples"
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_views_are_the_image_then_seeded_jitters() -> None:
+    image = Image.open(EXAMPLES / "03-horizontal.png").convert("RGB")
+    assert augmented_view(image, 0) is image
+    third = np.asarray(augmented_view(image, 3))
+    assert np.array_equal(third, np.asarray(augmented_view(image, 3)))  # seeded by the number
+    assert not np.array_equal(third, np.asarray(augmented_view(image, 4)))
+    assert third.shape[0] <= image.height and third.shape[1] <= image.width  # crops, never pads
+
+
+def test_vote_sums_confidences() -> None:
+    assert vote([("가", 0.5), ("나", 0.4), ("나", 0.3), ("가", 0.1)]) == (
+        "나",
+        pytest.approx(0.175),
+    )
+    assert vote([]) == ("", 0.0)
+
+
+def test_tta_reading_is_the_vote_of_its_views() -> None:
+    ocr = InverseDalleOCR.from_pretrained(PRETRAINED, device="cpu", tta=4)
+    images = sorted(EXAMPLES.glob("*.png"))
+    voted = ocr.read_batch(images)
+    single = InverseDalleOCR(ocr.model, ocr.layout, ocr.vocabulary, ocr.tokenizer)
+    per_view = [single.read_grids(single.tokenize_each(images, view=view)) for view in range(4)]
+    differing = [i for i in range(len(images)) if len({tuple(v[i].ids) for v in per_view}) > 1]
+    assert differing  # the views are read differently: there is something to vote on
+    for index, (text, confidence) in enumerate(voted):
+        candidates = [(single.text(view[index]), view[index].confidence) for view in per_view]
+        assert (text, confidence) == pytest.approx(vote(candidates))
+    assert voted[0] == pytest.approx(ocr.read(images[0]))
+
+
+def test_cli_tta_on_files_matches_the_token_table_route(tmp_path, capsys) -> None:
+    table = tmp_path / "tokens.parquet"
+    tokenize(
+        [
+            str(PRETRAINED / "vqvae"),
+            "--dataset",
+            str(EXAMPLES / "labels.csv"),
+            "--output",
+            str(table),
+            "--use-tta",
+            "--num-repeats",
+            "3",
+            "--no-progress",
+        ]
+    )
+    merged = tmp_path / "merged.csv"
+    read([str(PRETRAINED), str(table), "--output", str(merged), "--merge-tta"])
+    direct = tmp_path / "direct.csv"
+    read([str(PRETRAINED), str(EXAMPLES / "labels.csv"), "--output", str(direct), "--tta", "3"])
+    merged_rows, direct_rows = pd.read_csv(merged), pd.read_csv(direct)
+    assert list(merged_rows["text"]) == list(direct_rows["text"])
+    assert np.allclose(merged_rows["confidence"], direct_rows["confidence"], rtol=1e-5)
+    evaluate(
+        [
+            str(PRETRAINED),
+            str(EXAMPLES / "labels.csv"),
+            "--tta",
+            "3",
+            "--output",
+            str(tmp_path / "scores.json"),
+        ]
+    )
+    assert "wrote" in capsys.readouterr().out
+    with pytest.raises(UserError, match="one view per row"):
+        read([str(PRETRAINED), str(table), "--output", str(direct), "--tta", "2"])
+    with pytest.raises(UserError, match="at least 1 view"):
+        read([str(PRETRAINED), str(EXAMPLES), "--output", str(direct), "--tta", "0"])
