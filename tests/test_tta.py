@@ -4,6 +4,9 @@ through the Python API, predict/evaluate on image files, and the token-table rou
 
 from __future__ import annotations
 
+import json
+import runpy
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +96,15 @@ def test_cli_tta_on_files_matches_the_token_table_route(tmp_path, capsys) -> Non
         read([str(PRETRAINED), str(table), "--output", str(direct), "--tta", "2"])
     with pytest.raises(UserError, match="at least 1 view"):
         read([str(PRETRAINED), str(EXAMPLES), "--output", str(direct), "--tta", "0"])
+
+
+def test_tta_curve_benchmark_scores_the_vote_by_view_count(tmp_path, monkeypatch) -> None:
+    output = tmp_path / "tta.json"
+    argv = ["tta_curve.py", str(PRETRAINED), str(EXAMPLES / "labels.csv"), "--views", "3"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--output", str(output)])
+    runpy.run_path(str(REPO / "benchmarks" / "tta_curve.py"), run_name="__main__")
+    curve = json.loads(output.read_text())["by_views"]
+    assert list(curve) == ["1", "2", "3"]
+    assert curve["1"]["scores"]["all"]["word_accuracy"] == pytest.approx(6 / 12)  # as recorded
+    for entry in curve.values():
+        assert entry["some_view_right"] >= entry["scores"]["all"]["word_accuracy"]
