@@ -19,7 +19,7 @@ import torch
 
 from inverse_dalle import InverseDalleOCR
 from inverse_dalle.voting import vote
-from ocr_common.errors import run_cli
+from ocr_common.errors import UserError, run_cli
 from ocr_common.json_files import write_json
 from ocr_common.metrics import score_by_group
 from ocr_common.tables import read_table, resolve_image_paths
@@ -47,12 +47,15 @@ def main() -> None:
     rows = read_table(args.table, required=("img_path", "text"))
     files = resolve_image_paths(rows, args.table)
     groups = list(rows["orientation"].astype(str)) if "orientation" in rows else ["all"] * len(rows)
-    ocr = InverseDalleOCR.from_pretrained(args.model_dir, "cpu", beams=args.beams)
+    ocr = InverseDalleOCR.from_pretrained(args.model_dir, "cpu", beams=args.beams, tta=args.views)
     started = time.perf_counter()
+    views = ocr.tokenize_views(files)  # each file decoded once
+    if None in views:
+        raise UserError(f"{args.table}: {views.count(None)} image(s) cannot be read")
     per_view = []  # per view: (text, confidence) of every image
     for view in range(args.views):
-        grids = ocr.tokenize_each(files, view=view)
-        per_view.append([(ocr.text(r), r.confidence) for r in ocr.read_grids(grids)])
+        readings = ocr.read_grids([grids[view] for grids in views])
+        per_view.append([(ocr.text(r), r.confidence) for r in readings])
     seconds_per_view = (time.perf_counter() - started) / args.views
     references = list(rows["text"])
     curve = {}

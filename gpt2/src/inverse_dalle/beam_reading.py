@@ -13,11 +13,15 @@ from __future__ import annotations
 import torch
 from transformers import GPT2LMHeadModel
 
-from inverse_dalle.decoding import Reading, finished_reading, prompt_tensors, text_log_probs
-from inverse_dalle.prefill import prefill
+from inverse_dalle.decoding import (
+    Reading,
+    finished_reading,
+    next_hidden,
+    start_reading,
+    text_log_probs,
+)
 from inverse_dalle.token_format import TokenLayout
 from inverse_dalle.vocabulary import EOS_ID
-from ocr_common.devices import fast_inference
 
 
 @torch.inference_mode()
@@ -26,9 +30,7 @@ def read_batch_with_beams(
 ) -> list[Reading]:
     device = model.device
     batch = len(visual)
-    prompt, positions = prompt_tensors(layout, visual, device)
-    with fast_inference(device):
-        hidden, cache = prefill(model, prompt, positions)
+    hidden, cache = start_reading(model, layout, visual)
     cache.batch_repeat_interleave(beams)
     hidden = hidden.repeat_interleave(beams, dim=0)  # (batch·beams, C), beams of a row adjacent
     scores = torch.full((batch, beams), float("-inf"), device=device)
@@ -51,14 +53,7 @@ def read_batch_with_beams(
         if step == layout.max_text_length or bool(done.all()):
             break
         cache.reorder_cache(parents)
-        position = torch.full(
-            (batch * beams, 1), layout.max_visual_length + 1 + step, device=device
-        )
-        with fast_inference(device):
-            out = model.transformer(
-                input_ids=chosen[:, None], position_ids=position, cache=cache, use_cache=True
-            )
-        hidden, cache = out.last_hidden_state[:, -1], out.cache
+        hidden, cache = next_hidden(model, layout, chosen, step, cache)
     best = tokens.view(batch, beams, -1)[:, 0].tolist()  # topk sorts: beam 0 is the best
     return [
         finished_reading(row, score)

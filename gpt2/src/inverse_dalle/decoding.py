@@ -1,15 +1,17 @@
-"""What greedy and beam-search reading share: the reading record, the unpadded prompt and the
-text-only log-probabilities."""
+"""What greedy and beam-search reading share: the reading record, the unpadded prompt through the
+transformer, one decoding step, and the text-only log-probabilities."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
-from transformers import GPT2LMHeadModel
+from transformers import DynamicCache, GPT2LMHeadModel
 
+from inverse_dalle.prefill import prefill
 from inverse_dalle.token_format import TokenLayout
 from inverse_dalle.vocabulary import BOS_ID, EOS_ID
+from ocr_common.devices import fast_inference
 
 
 @dataclass(frozen=True)
@@ -19,15 +21,36 @@ class Reading:
     ended: bool  # False when max_text_length was reached without </s>
 
 
-def prompt_tensors(
-    layout: TokenLayout, visual: list[list[int]], device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids (B, T), positions (B, T)) of the prompts `visual` + `<s>`, all of one visual length:
-    the padding between image and text is dropped and `<s>` keeps its training position."""
+def start_reading(
+    model: GPT2LMHeadModel, layout: TokenLayout, visual: list[list[int]]
+) -> tuple[torch.Tensor, DynamicCache]:
+    """(last hidden state (B, C), KV cache) of the prompts `visual` + `<s>`, all of one visual
+    length: the padding between image and text is dropped and `<s>` keeps its training
+    position."""
+    device = model.device
     batch, length = len(visual), len(visual[0])
     prompt = torch.tensor([[*ids, BOS_ID] for ids in visual], device=device)
     positions = torch.tensor([*range(length), layout.max_visual_length], device=device)
-    return prompt, positions.expand(batch, -1)
+    with fast_inference(device):
+        return prefill(model, prompt, positions.expand(batch, -1))
+
+
+def next_hidden(
+    model: GPT2LMHeadModel,
+    layout: TokenLayout,
+    tokens: torch.Tensor,
+    step: int,
+    cache: DynamicCache,
+) -> tuple[torch.Tensor, DynamicCache]:
+    """(last hidden state (B, C), KV cache) after feeding each row's text token number `step`."""
+    position = torch.full(
+        (len(tokens), 1), layout.max_visual_length + 1 + step, device=model.device
+    )
+    with fast_inference(model.device):
+        out = model.transformer(
+            input_ids=tokens[:, None], position_ids=position, cache=cache, use_cache=True
+        )
+    return out.last_hidden_state[:, -1], out.cache
 
 
 def text_log_probs(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from PIL import Image
 
@@ -13,14 +14,15 @@ from inverse_dalle.reading import Reading
 from inverse_dalle.vocabulary import Vocabulary
 from inverse_dalle.voting import vote
 from ocr_common.errors import UserError
-from ocr_common.images import load_image
+from ocr_common.images import UnreadableImage, load_image
 
 ImageInput = str | os.PathLike | Image.Image
 Grid = list[list[int]]
 
 
 class LineReader:
-    """Subclasses give `vocabulary`, `tokenize_each` and `read_grids`."""
+    """Subclasses give `vocabulary`, `prepare` and `encode` (the VQVAE encoder's input and
+    codes), and `read_grids`."""
 
     vocabulary: Vocabulary
     tta: int = 1  # views read per image and voted on; 1: the image alone
@@ -30,10 +32,12 @@ class LineReader:
             raise UserError(f"tta must be at least 1 view, not {views}")
         self.tta = views
 
-    def tokenize_each(
-        self, images: Sequence[ImageInput], batch_size: int = 64, view: int = 0
-    ) -> list[Grid | None]:
-        """A grid per image (its test-time `view`), None where it cannot be read."""
+    def prepare(self, image: Image.Image, view: int = 0) -> Any:
+        """The encoder's input for test-time `view` of one image."""
+        raise NotImplementedError
+
+    def encode(self, inputs: Sequence[Any], batch_size: int = 64) -> list[Grid]:
+        """A grid per prepared input."""
         raise NotImplementedError
 
     def read_grids(self, grids: Sequence[Grid], batch_size: int = 64) -> list[Reading]:
@@ -42,12 +46,35 @@ class LineReader:
     def text(self, reading: Reading) -> str:
         return self.vocabulary.decode(reading.ids)
 
+    def tokenize_each(
+        self, images: Sequence[ImageInput], batch_size: int = 64, view: int = 0
+    ) -> list[Grid | None]:
+        """A grid per image (its test-time `view`), None where it cannot be read."""
+        grids = self._tokenize(images, batch_size, [view])
+        return [None if views is None else views[0] for views in grids]
+
     def tokenize_views(
         self, images: Sequence[ImageInput], batch_size: int = 64
     ) -> list[list[Grid] | None]:
         """The grids of each image's `tta` views, None where the image cannot be read."""
-        per_view = [self.tokenize_each(images, batch_size, view) for view in range(self.tta)]
-        return [None if grids[0] is None else list(grids) for grids in zip(*per_view, strict=True)]
+        return self._tokenize(images, batch_size, range(self.tta))
+
+    def _tokenize(
+        self, images: Sequence[ImageInput], batch_size: int, views: Sequence[int]
+    ) -> list[list[Grid] | None]:
+        """Each file is decoded once, its views shrunk to the encoder's input and the image
+        dropped before the next, so a batch of big photos needs little memory."""
+        inputs: list[list[Any] | None] = []
+        for image in images:
+            try:
+                loaded = load_image(image)
+            except UnreadableImage:
+                inputs.append(None)
+                continue
+            inputs.append([self.prepare(loaded, view) for view in views])
+        flat = [x for each in inputs if each is not None for x in each]
+        encoded = iter(self.encode(flat, batch_size))
+        return [None if each is None else [next(encoded) for _ in each] for each in inputs]
 
     def read_views(
         self, views: Sequence[list[Grid] | None], batch_size: int = 64
@@ -60,9 +87,9 @@ class LineReader:
             if grids is None:
                 results.append(None)
                 continue
-            mine = [next(readings) for _ in grids]
-            text, confidence = vote((self.text(r), r.confidence) for r in mine)
-            ended = all(r.ended for r in mine if self.text(r) == text)
+            mine = [(self.text(r), r) for r in (next(readings) for _ in grids)]
+            text, confidence = vote((t, r.confidence) for t, r in mine)
+            ended = all(r.ended for t, r in mine if t == text)
             results.append((text, confidence, ended))
         return results
 

@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 
 import torch
+from PIL import Image
 from transformers import GPT2LMHeadModel
 
 from inverse_dalle.exported import load_export
@@ -15,7 +16,7 @@ from inverse_dalle.token_format import IMAGE_TO_TEXT, TokenLayout
 from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.devices import resolve_device
 from ocr_common.errors import UserError
-from ocr_common.images import UnreadableImage, load_image
+from ocr_common.images import load_image
 from vqvae.token_table import check_codes
 from vqvae.tokenizer import ImageTokenizer
 
@@ -79,22 +80,16 @@ class InverseDalleOCR(LineReader):
         ids = self.vocabulary.encode(text)
         return text_log_likelihoods(self.model, self.layout, grids, ids, batch_size)
 
-    def tokenize_each(
-        self, images: Sequence[ImageInput], batch_size: int = 64, view: int = 0
-    ) -> list[list[list[int]] | None]:
-        """A grid per image (its test-time `view`), None where it cannot be read. Each file is
-        decoded, shrunk to the VQVAE's input and dropped before the next, so a batch of big
-        photos needs little memory."""
+    def prepare(self, image: Image.Image, view: int = 0) -> torch.Tensor:
+        return self._bundled_tokenizer().prepare(image, view)
+
+    def encode(self, inputs: Sequence[torch.Tensor], batch_size: int = 64) -> list[list[list[int]]]:
+        return self._bundled_tokenizer().encode(inputs, batch_size)
+
+    def _bundled_tokenizer(self) -> ImageTokenizer:
         if self.tokenizer is None:
             raise UserError("this export has no bundled vqvae/: it reads token tables only")
-        inputs = []
-        for image in images:
-            try:
-                inputs.append(self.tokenizer.prepare(load_image(image), view))
-            except UnreadableImage:
-                inputs.append(None)
-        encoded = iter(self.tokenizer.encode([x for x in inputs if x is not None], batch_size))
-        return [None if x is None else next(encoded) for x in inputs]
+        return self.tokenizer
 
     def tokenize(self, images: Sequence[ImageInput], batch_size: int = 64) -> list[list[list[int]]]:
         """A grid per image; an image that cannot be read is a UserError naming it."""

@@ -25,14 +25,14 @@ from inverse_dalle.export_format import (
     check_metadata,
     layout_from_metadata,
 )
-from inverse_dalle.line_reader import ImageInput, LineReader
+from inverse_dalle.line_reader import LineReader
 from inverse_dalle.onnx_export import CACHED_READER_FILE, ENCODER_FILE, ONNX_DIR, READER_FILE
 from inverse_dalle.reading import Reading, length_batches
 from inverse_dalle.token_format import IMAGE_TO_TEXT, TokenLayout
 from inverse_dalle.vocabulary import BOS_ID, EOS_ID, Vocabulary
 from ocr_common.config import ConfigError, config_from_dict
 from ocr_common.errors import UserError
-from ocr_common.images import UnreadableImage, load_image, to_rgb
+from ocr_common.images import to_rgb
 from ocr_common.json_files import read_json
 from vqvae.config import ModelConfig
 from vqvae.images import augmented_view, to_template_tensor
@@ -135,19 +135,6 @@ class OnnxOCR(LineReader):
                 for position, grid in zip(chunk, codes.tolist(), strict=True):
                     grids[position] = grid
         return grids
-
-    def tokenize_each(
-        self, images: Sequence[ImageInput], batch_size: int = 64, view: int = 0
-    ) -> list[list[list[int]] | None]:
-        """A grid per image, None where it cannot be read (as InverseDalleOCR.tokenize_each)."""
-        inputs: list[np.ndarray | None] = []
-        for image in images:
-            try:
-                inputs.append(self.prepare(load_image(image), view))
-            except UnreadableImage:
-                inputs.append(None)
-        encoded = iter(self.encode([x for x in inputs if x is not None], batch_size))
-        return [None if x is None else next(encoded) for x in inputs]
 
     def text_logits(self, input_ids: np.ndarray, position_ids: np.ndarray) -> np.ndarray:
         """(batch, length, text vocabulary) float32 logits of reader.onnx."""

@@ -5,7 +5,7 @@ and the last position's hidden state. In the last block, the other positions' ou
 output, residual, MLP) feed nothing: only their keys and values are read. So the last block
 computes keys and values everywhere and the rest for the last position only. For the shipped
 4-layer reader that is about a third less prompt time on CPU (docs/benchmarks.md), with the same
-hidden state and cache up to float rounding (tests/test_inference_core.py).
+hidden state and cache up to float rounding (tests/test_prefill.py).
 """
 
 from __future__ import annotations

@@ -17,8 +17,13 @@ import torch
 from transformers import GPT2LMHeadModel
 
 from inverse_dalle.beam_reading import read_batch_with_beams
-from inverse_dalle.decoding import Reading, finished_reading, prompt_tensors, text_log_probs
-from inverse_dalle.prefill import prefill
+from inverse_dalle.decoding import (
+    Reading,
+    finished_reading,
+    next_hidden,
+    start_reading,
+    text_log_probs,
+)
 from inverse_dalle.token_format import TokenLayout
 from inverse_dalle.vocabulary import BOS_ID, EOS_ID
 from ocr_common.devices import fast_inference
@@ -30,9 +35,7 @@ def _read_batch_greedily(
 ) -> list[Reading]:
     device = model.device
     batch = len(visual)
-    prompt, positions = prompt_tensors(layout, visual, device)
-    with fast_inference(device):
-        hidden, past = prefill(model, prompt, positions)
+    hidden, past = start_reading(model, layout, visual)
     rows = torch.arange(batch, device=device)  # the rows still reading
     tokens = torch.full((batch, layout.max_text_length + 1), EOS_ID, device=device)
     log_confidence = torch.zeros(batch, device=device)
@@ -49,12 +52,7 @@ def _read_batch_greedily(
             kept = going.nonzero().squeeze(1)
             rows, best = rows[kept], best[kept]
             past.batch_select_indices(kept)
-        position = torch.full((len(rows), 1), layout.max_visual_length + 1 + step, device=device)
-        with fast_inference(device):
-            out = model.transformer(
-                input_ids=best[:, None], position_ids=position, cache=past, use_cache=True
-            )
-        hidden, past = out.last_hidden_state[:, -1], out.cache
+        hidden, past = next_hidden(model, layout, best, step, past)
     return [
         finished_reading(row, confidence)
         for row, confidence in zip(tokens.tolist(), log_confidence.exp().tolist(), strict=True)
