@@ -27,6 +27,9 @@ class DataConfig:
     text_unit: str = "syllable"  # syllable | jamo
     max_val_samples: int = 256  # validation images decoded greedily and scored
     vqvae: str | None = None  # exported VQVAE dir that made the tables; bundled by export.py
+    # Share of image codes replaced by random codes in training inputs (targets stay): a reader
+    # that must not hang on any one code, as a slightly shifted crop changes many (0: off).
+    visual_token_noise: float = 0.0
 
 
 POSITION_MULTIPLE = 16
@@ -119,6 +122,8 @@ class InverseDalleConfig:
                 f"model.n_embd ({self.model.n_embd}) must be divisible by model.n_head "
                 f"({self.model.n_head})"
             )
+        if not 0.0 <= self.data.visual_token_noise < 1.0:
+            raise ValueError("data.visual_token_noise must be in [0, 1)")
         for key in ("num_visual_tokens", "max_visual_length"):
             value = getattr(self.data, key)
             if value is not None and value < 1:

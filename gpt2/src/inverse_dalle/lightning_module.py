@@ -54,6 +54,15 @@ def segment_loss(
     return F.cross_entropy(logits.float(), targets[selected] - first)
 
 
+def with_code_noise(input_ids: torch.Tensor, layout: TokenLayout, share: float) -> torch.Tensor:
+    """`input_ids` with about `share` of its image codes replaced by uniformly random codes;
+    [ROW], padding and text are untouched, and so are the targets (built before this)."""
+    is_code = input_ids >= layout.code_offset
+    replace = is_code & (torch.rand(input_ids.shape, device=input_ids.device) < share)
+    random_codes = torch.randint_like(input_ids, layout.num_codes) + layout.code_offset
+    return torch.where(replace, random_codes, input_ids)
+
+
 def build_optimizer(parameters: list[tuple[str, torch.nn.Parameter]], config: OptimizerConfig):
     """AdamW without weight decay on biases and LayerNorm weights (1-D parameters)."""
     decay = [p for _, p in parameters if p.ndim >= 2]
@@ -116,6 +125,9 @@ class OCRModule(VersionedCheckpoints, ClipsFusedOptimizerGradients, L.LightningM
         return {"loss": total, "text_loss": text, "image_loss": image}
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        noise = self.config.data.visual_token_noise
+        if noise:
+            batch = {**batch, "input_ids": with_code_noise(batch["input_ids"], self.layout, noise)}
         losses = self.losses(batch)
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=True)
         return losses["loss"]
