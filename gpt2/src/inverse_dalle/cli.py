@@ -106,6 +106,12 @@ def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
         help="read N views of each image file (the image, then jittered crops) and vote; "
         "~N× slower (default 1)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes reading image files, one CPU core each (same readings; CPU only)",
+    )
 
 
 def read(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
@@ -126,7 +132,7 @@ def read(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
     check_table_suffix(Path(args.output))
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
     ocr = InverseDalleOCR.from_pretrained(args.model_dir, args.device, args.beams, args.tta)
-    result = read_rows(ocr, args.inputs, args.batch_size)
+    result = read_rows(ocr, args.inputs, args.batch_size, workers=args.workers)
     predictions = readings_table(result)
     if args.merge_tta:
         predictions = merge_repeats(predictions)
@@ -155,7 +161,7 @@ def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> None
         check_table_suffix(Path(args.predictions))
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
     ocr = InverseDalleOCR.from_pretrained(args.model_dir, args.device, args.beams, args.tta)
-    result = read_rows(ocr, args.table, args.batch_size)
+    result = read_rows(ocr, args.table, args.batch_size, workers=args.workers)
     rows = result.rows
     if "text" not in rows.columns:
         raise UserError(f"{args.table}: no text column to score against")

@@ -8,8 +8,10 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from PIL import Image
 
+from inverse_dalle.process_reading import read_in_processes
 from inverse_dalle.reading import Reading
 from inverse_dalle.vocabulary import Vocabulary
 from inverse_dalle.voting import vote
@@ -26,6 +28,7 @@ class LineReader:
 
     vocabulary: Vocabulary
     tta: int = 1  # views read per image and voted on; 1: the image alone
+    device = torch.device("cpu")
 
     def set_tta(self, views: int) -> None:
         if views < 1:
@@ -94,12 +97,16 @@ class LineReader:
         return results
 
     def read_batch(
-        self, images: Sequence[ImageInput], batch_size: int = 64
+        self, images: Sequence[ImageInput], batch_size: int = 64, workers: int = 1
     ) -> list[tuple[str, float]]:
         """(text, confidence) for each image or image path; confidence = P(chosen tokens) (with
         `tta` views: their vote's share). An image that cannot be read gives ("", 0.0), as in
-        predict: the others are still read."""
-        results = self.read_views(self.tokenize_views(images, batch_size), batch_size)
+        predict: the others are still read. `workers` > 1: that many processes, one CPU core
+        each (process_reading.py), with the same readings."""
+        if workers != 1:
+            results = read_in_processes(self, images, batch_size, workers)
+        else:
+            results = self.read_views(self.tokenize_views(images, batch_size), batch_size)
         return [("", 0.0) if result is None else result[:2] for result in results]
 
     def read(self, image: ImageInput) -> tuple[str, float]:

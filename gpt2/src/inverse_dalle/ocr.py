@@ -59,6 +59,10 @@ class InverseDalleOCR(LineReader):
             exported.model, exported.layout, exported.vocabulary, exported.tokenizer, beams, tta
         )
 
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
     def read_grids(self, grids: Sequence[list[list[int]]], batch_size: int = 64) -> list[Reading]:
         """Readings of token grids (as in a token table), in order."""
         for number, grid in enumerate(grids):

@@ -17,6 +17,7 @@ from inverse_dalle.data import check_made_by
 from inverse_dalle.exported import ExportedModel
 from inverse_dalle.line_reader import Grid
 from inverse_dalle.ocr import InverseDalleOCR
+from inverse_dalle.process_reading import read_in_processes
 from ocr_common.errors import UserError
 from ocr_common.images import IMAGE_SUFFIXES, list_images
 from ocr_common.tables import read_table, resolve_image_paths
@@ -81,16 +82,27 @@ def _tokenize_files(
     return views
 
 
+def _read_files_in_processes(
+    ocr: InverseDalleOCR, files: list[Path], batch_size: int, workers: int, show_progress: bool
+) -> list[tuple[str, float, bool] | None]:
+    with tqdm(total=len(files), unit="img", desc="reading", disable=not show_progress) as bar:
+        return read_in_processes(ocr, files, batch_size, workers, bar.update)
+
+
 def read_rows(
     ocr: InverseDalleOCR,
     path: str | os.PathLike,
     batch_size: int = 64,
     show_progress: bool = True,
+    workers: int = 1,
 ) -> TableReading:
     """Read every row; image files are tokenised with the bundled VQVAE first (`ocr.tta` views
-    of each, voted on; progress bars on stderr when `show_progress`)."""
+    of each, voted on; progress bars on stderr when `show_progress`), by `workers` processes
+    when more than 1 (process_reading.py: CPU, same readings)."""
     path = Path(path)
     rows = load_rows(path)
+    if workers != 1 and "visual_tokens" in rows.columns:
+        raise UserError(f"{path}: --workers reads image files; a token table is read in one")
     if "visual_tokens" in rows.columns:
         if ocr.tta > 1:
             raise UserError(
@@ -106,6 +118,10 @@ def read_rows(
             files = [path / name for name in rows["img_path"]]
         else:
             files = resolve_image_paths(rows, path)
+        if workers != 1:
+            return _table_reading(
+                rows, _read_files_in_processes(ocr, files, batch_size, workers, show_progress)
+            )
         views = _tokenize_files(ocr, files, batch_size, show_progress)
     readable = [i for i, grids in enumerate(views) if grids is not None]
     results: list[tuple[str, float, bool] | None] = [None] * len(views)
@@ -117,10 +133,16 @@ def read_rows(
             ):
                 results[i] = result
             bar.update(len(chunk))
+    return _table_reading(rows, results)
+
+
+def _table_reading(
+    rows: pd.DataFrame, results: list[tuple[str, float, bool] | None]
+) -> TableReading:
     return TableReading(
         rows,
         [r[0] if r is not None else "" for r in results],
         [r[1] if r is not None else 0.0 for r in results],
         sum(r is not None and not r[2] for r in results),
-        len(views) - len(readable),
+        sum(r is None for r in results),
     )
