@@ -173,6 +173,20 @@ def bench_reading(ocr: InverseDalleOCR, grids, images, batch_sizes: list[int]) -
             "images_per_second_by_batch_size": {b: r[0] for b, r in end_to_end.items()},
             "images_per_cpu_second_by_batch_size": {b: r[1] for b, r in end_to_end.items()},
         }
+        if ocr.device.type == "cpu" and torch.get_num_threads() > 1:
+            # The same files read by one single-threaded process per thread (--workers).
+            workers = torch.get_num_threads()
+            wall, cpu = rates(
+                lambda: ocr.read_batch(images, batch_size=best, workers=workers),
+                len(images),
+                lambda: time.process_time() + child_cpu_seconds(),
+            )
+            result["end_to_end_from_image_files"]["in_processes"] = {
+                "workers": workers,
+                "batch_size": best,
+                "images_per_second": wall,
+                "images_per_cpu_second": cpu,
+            }
         if tesseract_available():  # the reference engine, one process over the same files
             wall, cpu = rates(lambda: tesseract.read_images(images), len(images), child_cpu_seconds)
             result["tesseract_images_per_second"] = wall

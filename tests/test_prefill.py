@@ -1,4 +1,5 @@
-"""The reading prompt's shortcut (prefill.py) gives what the full transformer gives."""
+"""The reading prompt's shortcut (prefill.py) and the decoding step writing into a preallocated
+cache (decoding.TextCache) give what the full transformer gives."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from inverse_dalle.decoding import TextCache, next_hidden, start_reading
 from inverse_dalle.exported import load_export
 from inverse_dalle.prefill import prefill
+from inverse_dalle.vocabulary import BOS_ID
 
 SHIPPED = Path(__file__).resolve().parents[1] / "pretrained" / "korean-ocr-tiny"
 
@@ -47,3 +50,32 @@ def test_prefill_of_a_one_layer_model(reader) -> None:
         full = model.transformer(input_ids=ids, position_ids=positions).last_hidden_state[:, -1]
         hidden, _ = prefill(model, ids, positions)
     torch.testing.assert_close(hidden, full, rtol=0, atol=1e-5)
+
+
+def test_decoding_steps_match_the_full_transformer() -> None:
+    """Prompt, then three text tokens through the cache (one row leaving after the first step),
+    against the whole sequence through the transformer at once."""
+    exported = load_export(SHIPPED)
+    model, layout = exported.model, exported.layout
+    visual = torch.randint(
+        layout.code_offset, layout.vocab_size, (3, 40), generator=torch.Generator().manual_seed(1)
+    ).tolist()
+    text = torch.tensor([[7, 9, 11], [8, 10, 12], [5, 6, 13]])
+    with torch.inference_mode():
+        hidden, cache = start_reading(model, layout, visual)
+        assert isinstance(cache, TextCache)
+        steps = [hidden]
+        rows = torch.arange(3)
+        for step in range(3):
+            if step == 1:  # the middle row has finished: it leaves the batch and the cache
+                rows = torch.tensor([0, 2])
+                cache.select(rows)
+            steps.append(next_hidden(model, layout, text[rows, step], step, cache))
+        ids = torch.cat([torch.tensor(visual), torch.full((3, 1), BOS_ID), text], dim=1)
+        positions = torch.tensor([*range(40), *range(128, 132)])
+        full = model.transformer(input_ids=ids, position_ids=positions.expand(3, -1))
+    expected = full.last_hidden_state[:, 40:]
+    torch.testing.assert_close(steps[0], expected[:, 0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(steps[1], expected[:, 1], rtol=0, atol=1e-5)
+    for step in (2, 3):
+        torch.testing.assert_close(steps[step], expected[[0, 2], step], rtol=0, atol=1e-5)

@@ -31,7 +31,7 @@ def read_batch_with_beams(
     device = model.device
     batch = len(visual)
     hidden, cache = start_reading(model, layout, visual)
-    cache.batch_repeat_interleave(beams)
+    cache.select(torch.arange(batch, device=device).repeat_interleave(beams))
     hidden = hidden.repeat_interleave(beams, dim=0)  # (batch·beams, C), beams of a row adjacent
     scores = torch.full((batch, beams), float("-inf"), device=device)
     scores[:, 0] = 0.0  # one live hypothesis per image to start with
@@ -52,8 +52,8 @@ def read_batch_with_beams(
         done = done[parents] | (chosen == EOS_ID)
         if step == layout.max_text_length or bool(done.all()):
             break
-        cache.reorder_cache(parents)
-        hidden, cache = next_hidden(model, layout, chosen, step, cache)
+        cache.select(parents)
+        hidden = next_hidden(model, layout, chosen, step, cache)
     best = tokens.view(batch, beams, -1)[:, 0].tolist()  # topk sorts: beam 0 is the best
     return [
         finished_reading(row, score)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from transformers import DynamicCache, GPT2LMHeadModel
 
 from inverse_dalle.prefill import prefill
@@ -21,36 +22,75 @@ class Reading:
     ended: bool  # False when max_text_length was reached without </s>
 
 
+class TextCache:
+    """Every layer's keys and values (B, heads, capacity, head width), written in place: the
+    prompt's, then one position per decoding step. DynamicCache concatenates the whole cache
+    at every step; here a step writes one position, and only rows leaving (or beams
+    reordering) copy the cache."""
+
+    def __init__(self, prompt_cache: DynamicCache, steps: int) -> None:
+        layers = prompt_cache.layers
+        batch, heads, self.length, width = layers[0].keys.shape
+        shape = (batch, heads, self.length + steps, width)
+        self.keys = [layer.keys.new_empty(shape) for layer in layers]
+        self.values = [layer.values.new_empty(shape) for layer in layers]
+        for buffers, layer in zip(zip(self.keys, self.values, strict=True), layers, strict=True):
+            buffers[0][:, :, : self.length] = layer.keys
+            buffers[1][:, :, : self.length] = layer.values
+
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep (and order, repeat) the batch rows `rows`."""
+        self.keys = [k.index_select(0, rows) for k in self.keys]
+        self.values = [v.index_select(0, rows) for v in self.values]
+
+    def write(
+        self, layer: int, keys: torch.Tensor, values: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store one position's (B, heads, head width) keys and values; every position's so far."""
+        self.keys[layer][:, :, self.length] = keys
+        self.values[layer][:, :, self.length] = values
+        end = self.length + 1
+        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
+
+
 def start_reading(
     model: GPT2LMHeadModel, layout: TokenLayout, visual: list[list[int]]
-) -> tuple[torch.Tensor, DynamicCache]:
-    """(last hidden state (B, C), KV cache) of the prompts `visual` + `<s>`, all of one visual
-    length: the padding between image and text is dropped and `<s>` keeps its training
-    position."""
+) -> tuple[torch.Tensor, TextCache]:
+    """(last hidden state (B, C), KV cache with room for the text) of the prompts `visual` +
+    `<s>`, all of one visual length: the padding between image and text is dropped and `<s>`
+    keeps its training position."""
     device = model.device
     batch, length = len(visual), len(visual[0])
     prompt = torch.tensor([[*ids, BOS_ID] for ids in visual], device=device)
     positions = torch.tensor([*range(length), layout.max_visual_length], device=device)
     with fast_inference(device):
-        return prefill(model, prompt, positions.expand(batch, -1))
+        hidden, cache = prefill(model, prompt, positions.expand(batch, -1))
+    return hidden, TextCache(cache, layout.max_text_length + 1)
 
 
 def next_hidden(
-    model: GPT2LMHeadModel,
-    layout: TokenLayout,
-    tokens: torch.Tensor,
-    step: int,
-    cache: DynamicCache,
-) -> tuple[torch.Tensor, DynamicCache]:
-    """(last hidden state (B, C), KV cache) after feeding each row's text token number `step`."""
-    position = torch.full(
-        (len(tokens), 1), layout.max_visual_length + 1 + step, device=model.device
-    )
+    model: GPT2LMHeadModel, layout: TokenLayout, tokens: torch.Tensor, step: int, cache: TextCache
+) -> torch.Tensor:
+    """The last hidden state (B, C) after feeding each row's text token number `step` (B,):
+    GPT2Block's computation for one position, its keys and values written into `cache`."""
+    transformer = model.transformer
+    position = layout.max_visual_length + 1 + step
     with fast_inference(model.device):
-        out = model.transformer(
-            input_ids=tokens[:, None], position_ids=position, cache=cache, use_cache=True
-        )
-    return out.last_hidden_state[:, -1], out.cache
+        hidden = transformer.wte(tokens) + transformer.wpe.weight[position]
+        batch, width = hidden.shape
+        for index, block in enumerate(transformer.h):
+            attention = block.attn
+            heads, head_width = attention.num_heads, attention.head_dim
+            qkv = attention.c_attn(block.ln_1(hidden)).view(batch, 3, heads, head_width)
+            query, keys, values = qkv.unbind(1)
+            keys, values = cache.write(index, keys, values)
+            mixed = F.scaled_dot_product_attention(  # one query attends to all: no mask
+                query[:, :, None], keys, values, scale=attention.scaling
+            )
+            hidden = hidden + attention.c_proj(mixed.reshape(batch, width))
+            hidden = hidden + block.mlp(block.ln_2(hidden))
+        cache.length += 1
+        return transformer.ln_f(hidden)
 
 
 def text_log_probs(

@@ -35,7 +35,7 @@ def _read_batch_greedily(
 ) -> list[Reading]:
     device = model.device
     batch = len(visual)
-    hidden, past = start_reading(model, layout, visual)
+    hidden, cache = start_reading(model, layout, visual)
     rows = torch.arange(batch, device=device)  # the rows still reading
     tokens = torch.full((batch, layout.max_text_length + 1), EOS_ID, device=device)
     log_confidence = torch.zeros(batch, device=device)
@@ -48,11 +48,11 @@ def _read_batch_greedily(
         still_reading = int(going.sum())  # one device sync a step (nonzero: one more on a drop)
         if step == layout.max_text_length or not still_reading:
             break
-        if still_reading < len(rows):  # a row that wrote </s> leaves the batch and the KV cache
+        if still_reading < len(rows):  # a row that wrote </s> leaves the batch and the cache
             kept = going.nonzero().squeeze(1)
             rows, best = rows[kept], best[kept]
-            past.batch_select_indices(kept)
-        hidden, past = next_hidden(model, layout, best, step, past)
+            cache.select(kept)
+        hidden = next_hidden(model, layout, best, step, cache)
     return [
         finished_reading(row, confidence)
         for row, confidence in zip(tokens.tolist(), log_confidence.exp().tolist(), strict=True)
