@@ -89,6 +89,7 @@ def test_cli_tta_on_files_matches_the_token_table_route(tmp_path, capsys) -> Non
             str(EXAMPLES / "labels.csv"),
             "--tta",
             "3",
+            "--rescore",
             "--output",
             str(tmp_path / "scores.json"),
         ]
@@ -110,3 +111,23 @@ def test_tta_curve_benchmark_scores_the_vote_by_view_count(tmp_path, monkeypatch
     assert curve["1"]["scores"]["all"]["word_accuracy"] == pytest.approx(8 / 12)  # as recorded
     for entry in curve.values():
         assert entry["some_view_right"] >= entry["scores"]["all"]["word_accuracy"]
+
+
+def test_rescoring_keeps_the_reading_all_views_find_most_likely() -> None:
+    ocr = InverseDalleOCR.from_pretrained(PRETRAINED, device="cpu", tta=4, rescore=True)
+    images = sorted(EXAMPLES.glob("*.png"))
+    rescored = ocr.read_batch(images)
+    single = InverseDalleOCR(ocr.model, ocr.layout, ocr.vocabulary, ocr.tokenizer)
+    views = [single.tokenize_each(images, view=view) for view in range(4)]
+    texts = [[single.text(r) for r in single.read_grids(grids)] for grids in views]
+    contested = 0
+    for index, (text, confidence) in enumerate(rescored):
+        candidates = list(dict.fromkeys(view[index] for view in texts))
+        grids = [view[index] for view in views]
+        scores = [sum(single.log_likelihoods(grids, c)) for c in candidates]
+        assert text == candidates[scores.index(max(scores))]
+        assert 0.0 < confidence <= 1.0
+        contested += len(candidates) > 1
+    assert contested  # some image's views disagree: there was something to choose
+    with pytest.raises(UserError, match="tta > 1"):
+        InverseDalleOCR.from_pretrained(PRETRAINED, device="cpu", rescore=True)

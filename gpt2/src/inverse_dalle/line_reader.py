@@ -91,10 +91,14 @@ class LineReader:
                 results.append(None)
                 continue
             mine = [(self.text(r), r) for r in (next(readings) for _ in grids)]
-            text, confidence = vote((t, r.confidence) for t, r in mine)
+            text, confidence = self.choose([(t, r.confidence) for t, r in mine], grids)
             ended = all(r.ended for t, r in mine if t == text)
             results.append((text, confidence, ended))
         return results
+
+    def choose(self, readings: list[tuple[str, float]], grids: list[Grid]) -> tuple[str, float]:
+        """(text, confidence) of one image from its views' readings (and grids): the vote."""
+        return vote(readings)
 
     def read_batch(
         self, images: Sequence[ImageInput], batch_size: int = 64, workers: int = 1
