@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from inverse_dalle.decoding import TextCache, next_hidden, start_reading
+from inverse_dalle.decoding import TextCache, next_hidden, start_reading, text_log_probs
 from inverse_dalle.exported import load_export
 from inverse_dalle.prefill import prefill
-from inverse_dalle.vocabulary import BOS_ID
+from inverse_dalle.reading import log_likelihood_table
+from inverse_dalle.vocabulary import BOS_ID, EOS_ID
+from ocr_common.errors import UserError
 
 SHIPPED = Path(__file__).resolve().parents[1] / "pretrained" / "korean-ocr-tiny"
 
@@ -79,3 +81,31 @@ def test_decoding_steps_match_the_full_transformer() -> None:
     torch.testing.assert_close(steps[1], expected[:, 1], rtol=0, atol=1e-5)
     for step in (2, 3):
         torch.testing.assert_close(steps[step], expected[[0, 2], step], rtol=0, atol=1e-5)
+
+
+def test_likelihood_table_matches_the_full_transformer() -> None:
+    """Each grid's prompt once, its cache copied per text: the same log P(text </s> | grid) as
+    the whole sequence through the transformer, for texts of different lengths."""
+    exported = load_export(SHIPPED)
+    model, layout = exported.model, exported.layout
+    generator = torch.Generator().manual_seed(2)
+    grids = [
+        torch.randint(0, layout.num_codes, (rows, 30), generator=generator).tolist()
+        for rows in (1, 2, 2)
+    ]
+    texts = [[7, 9, 11, 4], [8], []]
+    table = log_likelihood_table(model, layout, grids, texts, batch_size=4)
+    for grid, row in zip(grids, table, strict=True):
+        visual = layout.visual_ids(grid)
+        for text, value in zip(texts, row, strict=True):
+            ids = torch.tensor([[*visual, BOS_ID, *text]])
+            positions = [*range(len(visual)), *range(128, 129 + len(text))]
+            with torch.inference_mode():
+                hidden = model.transformer(
+                    input_ids=ids, position_ids=torch.tensor([positions])
+                ).last_hidden_state[0, len(visual) :]
+                log_probs = text_log_probs(model, layout, hidden)
+            expected = log_probs[torch.arange(len(text) + 1), [*text, EOS_ID]].sum()
+            assert value == pytest.approx(expected.item(), abs=1e-4)
+    with pytest.raises(UserError, match="longer than"):
+        log_likelihood_table(model, layout, grids, [[5] * (layout.max_text_length + 1)])

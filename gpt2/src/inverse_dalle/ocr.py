@@ -11,7 +11,12 @@ from transformers import GPT2LMHeadModel
 
 from inverse_dalle.exported import load_export
 from inverse_dalle.line_reader import ImageInput, LineReader
-from inverse_dalle.reading import Reading, read_grids, text_log_likelihoods
+from inverse_dalle.reading import (
+    Reading,
+    log_likelihood_table,
+    read_grids,
+    text_log_likelihoods,
+)
 from inverse_dalle.token_format import IMAGE_TO_TEXT, TokenLayout
 from inverse_dalle.vocabulary import Vocabulary
 from inverse_dalle.voting import support, vote
@@ -105,8 +110,12 @@ class InverseDalleOCR(LineReader):
         totals, count = support(readings)
         if not self.rescore or len(totals) < 2:
             return vote(readings)
-        scores = {text: sum(self.log_likelihoods(grids, text, len(grids))) for text in totals}
-        text = max(scores, key=scores.get)  # ties: the first seen
+        texts = list(totals)
+        table = log_likelihood_table(
+            self.model, self.layout, grids, [self.vocabulary.encode(t) for t in texts]
+        )
+        scores = [sum(column) for column in zip(*table, strict=True)]
+        text = texts[scores.index(max(scores))]  # ties: the first seen
         return text, totals[text] / count
 
     def prepare(self, image: Image.Image, view: int = 0) -> torch.Tensor:

@@ -25,8 +25,8 @@ from inverse_dalle.decoding import (
     text_log_probs,
 )
 from inverse_dalle.token_format import TokenLayout
-from inverse_dalle.vocabulary import BOS_ID, EOS_ID
-from ocr_common.devices import fast_inference
+from inverse_dalle.vocabulary import EOS_ID
+from ocr_common.errors import UserError
 
 
 @torch.inference_mode()
@@ -91,6 +91,45 @@ def read_grids(
 
 
 @torch.inference_mode()
+def log_likelihood_table(
+    model: GPT2LMHeadModel,
+    layout: TokenLayout,
+    grids: Sequence[list[list[int]]],
+    texts: Sequence[list[int]],
+    batch_size: int = 64,
+) -> list[list[float]]:
+    """log P(text </s> | grid) for every grid (rows) and text (columns), over the text rows of
+    the output layer as in reading: how strongly the reader would read each text in each image.
+    Each grid's prompt runs once; its cache is copied for every text, which is then fed."""
+    if max(map(len, texts)) > layout.max_text_length:
+        raise UserError(f"a text longer than the reader's {layout.max_text_length} tokens")
+    device = model.device
+    steps = max(map(len, texts)) + 1  # each text, then </s>
+    targets = torch.full((len(texts), steps), EOS_ID, device=device)
+    for row, ids in enumerate(texts):
+        targets[row, : len(ids)] = torch.tensor(ids, device=device)
+    counted = torch.arange(steps, device=device) <= torch.tensor(
+        [len(ids) for ids in texts], device=device
+    ).unsqueeze(1)  # (texts, steps): up to and including </s>
+    visual = [layout.visual_ids(grid) for grid in grids]
+    table = [[0.0] * len(texts) for _ in grids]
+    for chunk in length_batches(visual, max(1, batch_size // len(texts))):
+        hidden, cache = start_reading(model, layout, [visual[i] for i in chunk])
+        pairs = torch.arange(len(chunk), device=device).repeat_interleave(len(texts))
+        cache.select(pairs)
+        hidden = hidden[pairs]
+        fed, weights = targets.repeat(len(chunk), 1), counted.repeat(len(chunk), 1)
+        total = torch.zeros(len(pairs), device=device)
+        for step in range(steps):
+            log_probs = text_log_probs(model, layout, hidden)
+            total += log_probs.gather(1, fed[:, step, None]).squeeze(1) * weights[:, step]
+            if step + 1 < steps:
+                hidden = next_hidden(model, layout, fed[:, step], step, cache)
+        for index, row in zip(chunk, total.view(len(chunk), -1).tolist(), strict=True):
+            table[index] = row
+    return table
+
+
 def text_log_likelihoods(
     model: GPT2LMHeadModel,
     layout: TokenLayout,
@@ -98,32 +137,5 @@ def text_log_likelihoods(
     text_ids: list[int],
     batch_size: int = 64,
 ) -> list[float]:
-    """log P(text </s> | grid) for each grid, over the text rows of the output layer as in
-    reading: how strongly the reader would read `text` in each image."""
-    visual = [layout.visual_ids(grid) for grid in grids]
-    text = torch.tensor([BOS_ID, *text_ids], device=model.device)
-    targets = torch.tensor([*text_ids, EOS_ID], device=model.device)
-    scores = [0.0] * len(grids)
-    for chunk in length_batches(visual, batch_size):
-        length = len(visual[chunk[0]])
-        ids = torch.cat(
-            [
-                torch.tensor([visual[i] for i in chunk], device=model.device),
-                text.expand(len(chunk), -1),
-            ],
-            dim=1,
-        )
-        positions = [
-            *range(length),
-            *range(layout.max_visual_length, layout.max_visual_length + len(text)),
-        ]
-        with fast_inference(model.device):
-            hidden = model.transformer(
-                input_ids=ids,
-                position_ids=torch.tensor(positions, device=model.device).expand(len(chunk), -1),
-            ).last_hidden_state[:, length:]
-        log_probs = text_log_probs(model, layout, hidden)
-        chosen = log_probs.gather(2, targets.expand(len(chunk), -1)[..., None]).squeeze(2)
-        for index, value in zip(chunk, chosen.sum(dim=1).tolist(), strict=True):
-            scores[index] = value
-    return scores
+    """log P(text </s> | grid) for each grid: how strongly the reader would read `text` in each."""
+    return [row[0] for row in log_likelihood_table(model, layout, grids, [text_ids], batch_size)]
