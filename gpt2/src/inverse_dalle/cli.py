@@ -109,7 +109,7 @@ def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rescore",
         action="store_true",
-        help="with --tta: keep the reading all views find most likely, not the vote (~3× slower)",
+        help="with --tta: keep the reading all views find most likely, not the vote (~1.5× slower)",
     )
     parser.add_argument(
         "--workers",

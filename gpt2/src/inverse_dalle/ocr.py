@@ -60,7 +60,7 @@ class InverseDalleOCR(LineReader):
         """The reader in `directory` on `device` (None: cuda when available, else cpu), reading
         greedily or, with `beams` > 1, by beam search; with `tta` > 1 it reads that many views of
         each image and votes (both cost about as many times the reading time), or with `rescore`
-        keeps the reading all views find most likely (about 3× more again)."""
+        keeps the reading all views find most likely (about 1.5× more again)."""
         exported = load_export(directory, resolve_device(device))
         if exported.order != IMAGE_TO_TEXT:
             raise UserError(
