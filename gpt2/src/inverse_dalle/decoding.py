@@ -34,9 +34,9 @@ class TextCache:
         shape = (batch, heads, self.length + steps, width)
         self.keys = [layer.keys.new_empty(shape) for layer in layers]
         self.values = [layer.values.new_empty(shape) for layer in layers]
-        for buffers, layer in zip(zip(self.keys, self.values, strict=True), layers, strict=True):
-            buffers[0][:, :, : self.length] = layer.keys
-            buffers[1][:, :, : self.length] = layer.values
+        for keys, values, layer in zip(self.keys, self.values, layers, strict=True):
+            keys[:, :, : self.length] = layer.keys
+            values[:, :, : self.length] = layer.values
 
     def select(self, rows: torch.Tensor) -> None:
         """Keep (and order, repeat) the batch rows `rows`."""
