@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from inverse_dalle.config import InverseDalleConfig
+from inverse_dalle.config import FinetuneConfig, InverseDalleConfig
+from inverse_dalle.finetuning import training_config
 from inverse_dalle.lightning_module import with_code_noise
 from inverse_dalle.token_format import TokenLayout, ocr_example
-from ocr_common.config import ConfigError, load_config
+from ocr_common.config import ConfigError, config_to_dict, load_config
 
 LAYOUT = TokenLayout(text_vocab_size=40, num_codes=1024, max_visual_length=96, max_text_length=8)
 
@@ -49,3 +51,18 @@ def test_a_share_outside_0_1_is_a_config_error() -> None:
             Path(__file__).parents[1] / "gpt2/config/gpt2-tiny-signs.yaml",
             ["data.visual_token_noise=1.0"],
         )
+
+
+def test_finetuning_a_noisy_reader_into_a_drawer_drops_the_noise() -> None:
+    """The noise is a reader-training option; a drawer's image codes are its targets too."""
+    reader = load_config(
+        InverseDalleConfig,
+        Path(__file__).parents[1] / "gpt2/config/gpt2-tiny-signs.yaml",
+        ["data.visual_token_noise=0.05"],
+    )
+    source = SimpleNamespace(
+        metadata={"training_config": config_to_dict(reader)}, directory=Path("reader")
+    )
+    finetune = FinetuneConfig()
+    finetune.data.train_dataset = "drawings.parquet"
+    assert training_config(finetune, source).data.visual_token_noise == 0.0

@@ -75,6 +75,7 @@ def training_config(config: FinetuneConfig, source: ExportedModel) -> InverseDal
         train_dataset=config.data.train_dataset,
         val_dataset=config.data.val_dataset,
         vqvae=str(source.directory / VQVAE_DIR),  # bundled again in the new export
+        visual_token_noise=0.0,  # a reader-training option: a drawer's codes are its targets too
     )
     return replace(reader, data=data, optim=config.optim, train=config.train)
 

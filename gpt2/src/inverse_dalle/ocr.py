@@ -107,10 +107,12 @@ class InverseDalleOCR(LineReader):
     ) -> tuple[str, float]:
         """The vote, or with `rescore` the reading with the largest log-likelihood summed over
         all the views (voting.py), with the vote's confidence for it."""
-        totals, count = support(readings)
-        if not self.rescore or len(totals) < 2:
+        if not self.rescore:
             return vote(readings)
+        totals, count = support(readings)
         texts = list(totals)
+        if len(texts) < 2:  # the views agree: nothing to rescore
+            return texts[0], totals[texts[0]] / count
         table = log_likelihood_table(
             self.model, self.layout, grids, [self.vocabulary.encode(t) for t in texts]
         )

@@ -101,9 +101,9 @@ def read_rows(
     when more than 1 (process_reading.py: CPU, same readings)."""
     path = Path(path)
     rows = load_rows(path)
-    if workers != 1 and "visual_tokens" in rows.columns:
-        raise UserError(f"{path}: --workers reads image files; a token table is read in one")
     if "visual_tokens" in rows.columns:
+        if workers != 1:
+            raise UserError(f"{path}: --workers reads image files; a token table is read in one")
         if ocr.tta > 1:
             raise UserError(
                 f"{path}: a token table holds one view per row; test-time augmentation reads "
