@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from transformers import SchedulerType
 
-from inverse_dalle.token_format import round_up
+from inverse_dalle.token_format import READING_ORDERS, round_up
 from inverse_dalle.vocabulary import TEXT_UNITS
 from ocr_common.optimization import AdamWConfig
 from ocr_common.train_config import TrainConfig
@@ -30,6 +30,9 @@ class DataConfig:
     # Share of image codes replaced by random codes in training inputs (targets stay): a reader
     # that must not hang on any one code, as a slightly shifted crop changes many (0: off).
     visual_token_noise: float = 0.0
+    # How a grid wider than tall (a horizontal line) is fed: `rows` (as the original) or
+    # `columns`, so each glyph's codes are contiguous (token_format.py). Taller grids: by rows.
+    reading_order: str = "rows"
 
 
 POSITION_MULTIPLE = 16
@@ -139,6 +142,8 @@ class InverseDalleConfig:
             raise ValueError("model.init_from and model.init_code_embeddings exclude each other")
         if self.model.init_code_embeddings and not self.data.vqvae:
             raise ValueError("model.init_code_embeddings needs data.vqvae (the exported VQVAE)")
+        if self.data.reading_order not in READING_ORDERS:
+            raise ValueError(f"data.reading_order must be one of {READING_ORDERS}")
         if self.data.text_unit not in TEXT_UNITS:
             raise ValueError(f"data.text_unit must be one of {TEXT_UNITS}")
         self.optim.optimizer.validate()

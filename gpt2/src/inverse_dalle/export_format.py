@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from inverse_dalle.token_format import FORMAT_VERSION, ORDERS, TokenLayout
+from inverse_dalle.token_format import FORMAT_VERSION, ORDERS, READING_ORDERS, ROWS, TokenLayout
 from inverse_dalle.vocabulary import VOCAB_VERSION, Vocabulary
 from ocr_common.errors import UserError, check_version
 
@@ -40,6 +40,7 @@ def format_metadata(
         "row_id": layout.row_id,
         "image_pad_id": layout.image_pad_id,
         "code_offset": layout.code_offset,
+        "reading_order": layout.reading_order,
         "order": order,
         "vqvae_sha256": vqvae_sha256,
         "training_config": training_config,
@@ -50,6 +51,10 @@ def check_metadata(metadata: dict[str, Any], path: Path) -> None:
     """A UserError naming `path` unless this code reads its format, vocabulary and order."""
     for key, supported in (("format_version", FORMAT_VERSION), ("vocab_version", VOCAB_VERSION)):
         check_version(path, key, metadata.get(key), supported)
+    if metadata.get("reading_order", ROWS) not in READING_ORDERS:
+        raise UserError(
+            f"{path}: reading order {metadata['reading_order']}, this code reads {READING_ORDERS}"
+        )
     if metadata.get("order") not in ORDERS:
         raise UserError(f"{path}: order {metadata.get('order')}, this code reads {ORDERS}")
 
@@ -60,4 +65,5 @@ def layout_from_metadata(metadata: dict[str, Any]) -> TokenLayout:
         metadata["num_visual_tokens"],
         metadata["max_visual_length"],
         metadata["max_text_length"],
+        metadata.get("reading_order", ROWS),  # exports before the key read by rows
     )

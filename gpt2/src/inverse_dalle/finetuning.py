@@ -24,7 +24,7 @@ from inverse_dalle.export_format import FORMAT_FILE, VQVAE_DIR
 from inverse_dalle.exported import ExportedModel, load_export
 from inverse_dalle.lightning_module import OCRModule
 from inverse_dalle.table_reading import check_token_table
-from inverse_dalle.token_format import TEXT_TO_IMAGE, drop_prompts, text_first_example
+from inverse_dalle.token_format import ROWS, TEXT_TO_IMAGE, drop_prompts, text_first_example
 from inverse_dalle.training import fit
 from ocr_common.atomic import check_replaceable
 from ocr_common.config import config_from_dict, config_to_dict
@@ -70,6 +70,12 @@ class TextToImageModule(OCRModule):
 def training_config(config: FinetuneConfig, source: ExportedModel) -> InverseDalleConfig:
     """The reader's training config with this run's tables, optimiser and runtime settings."""
     reader = config_from_dict(InverseDalleConfig, source.metadata["training_config"])
+    order = reader.data.reading_order
+    if order != ROWS:  # image_sampling and grid_repair draw row by row
+        raise UserError(
+            f"{config.model}: a reader trained with data.reading_order={order} cannot be "
+            "finetuned into a drawer, which draws row by row: finetune one read by rows"
+        )
     data = replace(
         reader.data,
         train_dataset=config.data.train_dataset,

@@ -35,7 +35,11 @@ def layout_for(config: InverseDalleConfig, vocabulary: Vocabulary) -> TokenLayou
     config.check_layout_resolved()
     data = config.data
     return TokenLayout(
-        len(vocabulary), data.num_visual_tokens, data.max_visual_length, data.max_text_length
+        len(vocabulary),
+        data.num_visual_tokens,
+        data.max_visual_length,
+        data.max_text_length,
+        data.reading_order,
     )
 
 

@@ -9,6 +9,13 @@ Text-to-image (text first, after finetuning with src/finetune.py):
 
     <s> t1 … tn </s> <pad>* [ROW] r1 … [ROW] rh [IMG_PAD]*
 
+With the `columns` reading order (`data.reading_order`), a grid wider than tall (a horizontal
+line) is fed column by column instead, each column after a `[COL]` (the id after the codebook):
+`[COL] c1 … [COL] cw`, so each glyph's codes are contiguous, as a vertical line's already are
+row by row. That takes w·(h+1) tokens instead of h·(w+1), so such a reader needs a larger
+`max_visual_length` (160 for the 128-token tables); taller grids, and wide ones whose columns
+would not fit, are fed by rows.
+
 Padding is masked out of attention and positions are explicit, so a reader can drop padding
 altogether (no compute spent on it) and still see exactly what training saw: the text always
 starts at position `max_visual_length`, and a text-first image at position `text_length`. In the
@@ -29,6 +36,8 @@ FORMAT_VERSION = 1
 IGNORE = -100  # cross-entropy target that does not count
 IMAGE_TO_TEXT, TEXT_TO_IMAGE = "image_to_text", "text_to_image"  # `order` of an export
 ORDERS = (IMAGE_TO_TEXT, TEXT_TO_IMAGE)
+ROWS, COLUMNS = "rows", "columns"  # `reading_order`: how a wide grid becomes a sequence
+READING_ORDERS = (ROWS, COLUMNS)
 
 
 def round_up(value: int, multiple: int = 64) -> int:
@@ -41,6 +50,13 @@ class TokenLayout:
     num_codes: int
     max_visual_length: int
     max_text_length: int  # characters (or jamo), without <s> and </s>
+    reading_order: str = ROWS
+
+    def __post_init__(self) -> None:
+        if self.reading_order not in READING_ORDERS:
+            raise ValueError(
+                f"reading order must be one of {READING_ORDERS}, not {self.reading_order!r}"
+            )
 
     @property
     def row_id(self) -> int:
@@ -55,8 +71,13 @@ class TokenLayout:
         return self.text_vocab_size + 2
 
     @property
-    def vocab_size(self) -> int:
+    def column_id(self) -> int:
+        """The marker of a column (the `columns` reading order only)."""
         return self.code_offset + self.num_codes
+
+    @property
+    def vocab_size(self) -> int:
+        return self.code_offset + self.num_codes + (self.reading_order == COLUMNS)
 
     @property
     def embedding_size(self) -> int:
@@ -75,29 +96,46 @@ class TokenLayout:
         """Position of the first [ROW]."""
         return self.text_length if order == TEXT_TO_IMAGE else 0
 
+    def by_columns(self, grid: list[list[int]]) -> bool:
+        """Whether `grid` is fed column by column: in `columns` order, a grid wider than tall
+        whose columns, each with its [COL], fit `max_visual_length` (a line too long for that,
+        1–3 rows high in a 160-token budget, is fed by rows)."""
+        if self.reading_order != COLUMNS or not grid or len(grid[0]) <= len(grid):
+            return False
+        return len(grid[0]) * (len(grid) + 1) <= self.max_visual_length
+
     def visual_ids(self, grid: list[list[int]]) -> list[int]:
-        """`[ROW] r1 … [ROW] rh` for a grid of code ids (without padding); ValueError over the
-        budget (vqvae.token_table's rule)."""
-        check_budget(grid, self.max_visual_length)
+        """`[ROW] r1 … [ROW] rh` (or `[COL] c1 … [COL] cw`, see by_columns) for a grid of code
+        ids (without padding); ValueError over the budget (vqvae.token_table's rule, applied to
+        the lines as fed)."""
+        lines, marker = grid, self.row_id
+        if self.by_columns(grid):
+            lines, marker = [list(column) for column in zip(*grid, strict=True)], self.column_id
+        check_budget(lines, self.max_visual_length)
         ids = []
-        for row in grid:
-            ids.append(self.row_id)
-            ids.extend(code + self.code_offset for code in row)
+        for line in lines:
+            ids.append(marker)
+            ids.extend(code + self.code_offset for code in line)
         return ids
 
     def grid(self, visual_ids: list[int]) -> list[list[int]]:
         """Inverse of `visual_ids` for a well-formed sequence (padding after the grid ignored)."""
-        rows: list[list[int]] = []
+        lines: list[list[int]] = []
+        markers = {self.row_id}
+        if self.reading_order == COLUMNS:
+            markers.add(self.column_id)
         for token in visual_ids:
-            if token == self.row_id:
-                rows.append([])
-            elif token >= self.code_offset and rows:
-                rows[-1].append(token - self.code_offset)
+            if token in markers:
+                lines.append([])
+            elif self.code_offset <= token < self.code_offset + self.num_codes and lines:
+                lines[-1].append(token - self.code_offset)
             elif token == self.image_pad_id:
                 break
             else:
                 raise ValueError(f"token {token} is not part of an image grid")
-        return rows
+        if visual_ids and visual_ids[0] == self.column_id and self.reading_order == COLUMNS:
+            return [list(row) for row in zip(*lines, strict=True)]
+        return lines
 
 
 @dataclass

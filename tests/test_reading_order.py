@@ -1,0 +1,131 @@
+"""data.reading_order=columns: wide grids fed column by column, read exactly as trained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from training_helpers import TINY_GPT2_CONFIG, run_script
+
+from inverse_dalle.config import FinetuneConfig, InverseDalleConfig
+from inverse_dalle.export_format import format_metadata, layout_from_metadata
+from inverse_dalle.exported import load_export
+from inverse_dalle.finetuning import training_config
+from inverse_dalle.ocr import InverseDalleOCR
+from inverse_dalle.token_format import TokenLayout, ocr_example
+from inverse_dalle.training import train
+from inverse_dalle.vocabulary import Vocabulary
+from ocr_common.config import ConfigError, load_config
+from ocr_common.errors import UserError
+from vqvae.token_table import string_to_grid
+
+COLUMNS = TokenLayout(text_vocab_size=10, num_codes=8, max_visual_length=20, max_text_length=4,
+                      reading_order="columns")  # fmt: skip
+ROWS = TokenLayout(text_vocab_size=10, num_codes=8, max_visual_length=20, max_text_length=4)
+WIDE = [[1, 2, 3, 4], [5, 6, 7, 0]]
+
+
+def test_a_wide_grid_is_fed_column_by_column() -> None:
+    col, code = COLUMNS.column_id, COLUMNS.code_offset
+    assert COLUMNS.visual_ids(WIDE) == [
+        *(col, code + 1, code + 5),
+        *(col, code + 2, code + 6),
+        *(col, code + 3, code + 7),
+        *(col, code + 4, code + 0),
+    ]
+    assert COLUMNS.grid(COLUMNS.visual_ids(WIDE)) == WIDE
+    assert col == ROWS.vocab_size and COLUMNS.vocab_size == col + 1  # the id after the codebook
+
+
+def test_tall_grids_and_columns_over_the_budget_are_fed_by_rows() -> None:
+    tall = [[1, 2], [3, 4], [5, 6]]
+    assert COLUMNS.visual_ids(tall) == ROWS.visual_ids(tall)
+    long_line = [list(range(8)) * 2]  # 1 × 16: 16 columns of 2 tokens would need 32 > 20
+    assert COLUMNS.visual_ids(long_line) == ROWS.visual_ids(long_line)
+    assert COLUMNS.grid(COLUMNS.visual_ids(long_line)) == long_line
+
+
+def test_rows_order_is_the_original_format() -> None:
+    row, code = ROWS.row_id, ROWS.code_offset
+    assert ROWS.visual_ids(WIDE) == [
+        row,
+        *(code + c for c in WIDE[0]),
+        row,
+        *(code + c for c in WIDE[1]),
+    ]
+    assert ROWS.vocab_size == ROWS.code_offset + ROWS.num_codes
+
+
+def test_an_unknown_order_is_refused() -> None:
+    with pytest.raises(ValueError, match="reading order"):
+        TokenLayout(10, 8, 20, 4, "diagonal")
+    with pytest.raises(ConfigError, match=r"data\.reading_order"):
+        load_config(
+            InverseDalleConfig,
+            Path(__file__).parents[1] / "gpt2/config/gpt2-tiny-signs.yaml",
+            ["data.reading_order=diagonal"],
+        )
+
+
+def test_the_order_travels_in_the_export_metadata() -> None:
+    vocabulary = Vocabulary.build(["가나"])
+    layout = TokenLayout(len(vocabulary), 8, 20, 4, "columns")
+    written = format_metadata(layout, vocabulary, {}, None, "image_to_text")
+    assert layout_from_metadata(written) == layout
+    del written["reading_order"]  # an export from before the option reads by rows
+    assert layout_from_metadata(written).reading_order == "rows"
+
+
+@pytest.fixture(scope="module")
+def columns_reader(pipeline: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The conftest pipeline's tables, read by a 4-step reader in columns order, exported."""
+    folder = tmp_path_factory.mktemp("columns")
+    text = TINY_GPT2_CONFIG.format(folder=pipeline["folder"])
+    text = text.replace("max_visual_length: 32", "max_visual_length: 48\n  reading_order: columns")
+    config_path = folder / "columns.yaml"
+    config_path.write_text(text.replace("n_positions: 48", "n_positions: 64"))
+    torch.manual_seed(0)
+    train(load_config(InverseDalleConfig, config_path), folder / "run")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        run_script(
+            "export.py", config_path, folder / "run" / "last.ckpt", folder / "export",
+            monkeypatch=monkeypatch,
+        )  # fmt: skip
+    return folder / "export"
+
+
+def test_a_columns_reader_reads_its_sequences_as_trained(
+    columns_reader: Path, pipeline: dict[str, Path]
+) -> None:
+    """log P(text | grid) through the reading path (prompt cache, explicit positions) equals the
+    full transformer on the training example of the same grid and text."""
+    reader = InverseDalleOCR.from_pretrained(columns_reader)
+    layout = reader.layout
+    assert layout.reading_order == "columns"
+    rows = pd.read_parquet(pipeline["folder"] / "validation.parquet")
+    grids = [string_to_grid(g) for g in rows["visual_tokens"]]
+    assert any(layout.by_columns(g) for g in grids) and not all(layout.by_columns(g) for g in grids)
+    for grid, reference in zip(grids, rows["text"], strict=True):
+        text = reference[:4]  # within the tiny reader's 6 characters
+        example = ocr_example(layout, grid, reader.vocabulary.encode(text))
+        with torch.inference_mode():
+            logits = reader.model(
+                input_ids=example.input_ids[None], attention_mask=example.attention_mask[None]
+            ).logits[0]
+        start = layout.max_visual_length  # <s>: it predicts the first character
+        targets = example.text_targets[start : start + len(text) + 1]  # … and </s>
+        text_logits = logits[start : start + len(targets), : layout.text_vocab_size].float()
+        expected = text_logits.log_softmax(-1)[torch.arange(len(targets)), targets].sum()
+        (value,) = reader.log_likelihoods([grid], text)
+        assert value == pytest.approx(expected.item(), abs=1e-4)
+
+
+def test_a_columns_reader_is_not_finetuned_into_a_drawer(columns_reader: Path) -> None:
+    """Drawing samples and repairs grids row by row (image_sampling.py, grid_repair.py)."""
+    finetune = FinetuneConfig()
+    finetune.data.train_dataset = "drawings.parquet"
+    finetune.model = str(columns_reader)
+    with pytest.raises(UserError, match="row by row"):
+        training_config(finetune, load_export(columns_reader))
