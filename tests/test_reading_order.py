@@ -13,9 +13,11 @@ from inverse_dalle.config import FinetuneConfig, InverseDalleConfig
 from inverse_dalle.export_format import format_metadata, layout_from_metadata
 from inverse_dalle.exported import load_export
 from inverse_dalle.finetuning import training_config
+from inverse_dalle.lightning_module import OCRModule
 from inverse_dalle.ocr import InverseDalleOCR
+from inverse_dalle.reading import log_likelihood_table
 from inverse_dalle.token_format import TokenLayout, ocr_example
-from inverse_dalle.training import train
+from inverse_dalle.training import start_from_export, train
 from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.config import ConfigError, load_config
 from ocr_common.errors import UserError
@@ -129,3 +131,49 @@ def test_a_columns_reader_is_not_finetuned_into_a_drawer(columns_reader: Path) -
     finetune.model = str(columns_reader)
     with pytest.raises(UserError, match="row by row"):
         training_config(finetune, load_export(columns_reader))
+
+
+def test_a_rows_reader_continued_by_columns_reads_tall_grids_as_before(
+    pipeline: dict[str, Path],
+) -> None:
+    """model.init_from a rows reader with data.reading_order=columns (reordering.py): text
+    positions move with the text start, so a grid still fed by rows reads exactly as before."""
+    source = load_export(pipeline["export"])
+    config = load_config(
+        InverseDalleConfig,
+        pipeline["config"],
+        [
+            f"model.init_from={pipeline['export']}",
+            "data.reading_order=columns",
+            "data.max_visual_length=48",
+            "model.n_positions=64",
+        ],
+    )
+    module = OCRModule.create(config, source.vocabulary)
+    start_from_export(module, source)
+    model, layout = module.model.eval(), module.layout
+    tall = [[1, 2], [3, 4], [5, 6]]
+    wide = [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]
+    texts = [source.vocabulary.encode("가나"), []]
+    before = log_likelihood_table(source.model, source.layout, [tall, wide], texts)
+    after = log_likelihood_table(model, layout, [tall, wide], texts)
+    assert after[0] == pytest.approx(before[0], abs=1e-4)
+    assert after[1] != pytest.approx(before[1], abs=1e-4)  # the wide grid is now fed by columns
+    embeddings = model.transformer.wte.weight
+    torch.testing.assert_close(embeddings[layout.column_id], embeddings[layout.row_id])
+
+
+def test_a_reader_whose_layout_differs_otherwise_is_refused(pipeline: dict[str, Path]) -> None:
+    source = load_export(pipeline["export"])
+    config = load_config(
+        InverseDalleConfig,
+        pipeline["config"],
+        [
+            f"model.init_from={pipeline['export']}",
+            "data.max_visual_length=48",
+            "model.n_positions=64",
+        ],
+    )
+    module = OCRModule.create(config, source.vocabulary)
+    with pytest.raises(UserError, match=r"data\.reading_order"):
+        start_from_export(module, source)

@@ -22,6 +22,7 @@ from inverse_dalle.data import (
 from inverse_dalle.depth_growth import grown_state_dict
 from inverse_dalle.exported import ExportedModel, load_export
 from inverse_dalle.lightning_module import OCRModule, layout_for
+from inverse_dalle.reordering import is_reordering, reordered_state_dict
 from inverse_dalle.table_reading import check_token_table
 from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.config import save_config
@@ -82,15 +83,19 @@ def train(
 
 
 def start_from_export(module: OCRModule, source: ExportedModel) -> None:
-    """Load an exported reader's weights into `module`, whose config describes the same model or
-    the same one with more layers."""
-    if module.layout != source.layout:
+    """Load an exported reader's weights into `module`, whose config describes the same model,
+    the same one with more layers, or the same one read by columns (reordering.py)."""
+    state = source.model.state_dict()
+    if is_reordering(source.layout, module.layout):
+        state = reordered_state_dict(
+            state, source.layout, module.layout, module.model.config.n_positions
+        )
+    elif module.layout != source.layout:
         raise UserError(
             f"model.init_from {source.directory}: its layout {source.layout} differs from this "
             f"config's {module.layout} (data.max_visual_length, data.max_text_length, "
-            "data.num_visual_tokens)"
+            "data.num_visual_tokens, data.reading_order)"
         )
-    state = source.model.state_dict()
     source_layers, layers = source.model.config.n_layer, module.model.config.n_layer
     if layers > source_layers:  # a deeper config grows the source (depth_growth.py)
         state = grown_state_dict(state, source_layers, layers)
