@@ -177,3 +177,20 @@ def test_a_reader_whose_layout_differs_otherwise_is_refused(pipeline: dict[str, 
     module = OCRModule.create(config, source.vocabulary)
     with pytest.raises(UserError, match=r"data\.reading_order"):
         start_from_export(module, source)
+
+
+def test_onnx_reads_a_columns_reader_as_pytorch_does(
+    columns_reader: Path, pipeline: dict[str, Path], tmp_path: Path
+) -> None:
+    pytest.importorskip("onnxruntime")
+    from inverse_dalle.onnx_export import export_onnx
+    from inverse_dalle.onnx_reading import OnnxOCR
+
+    export_onnx(columns_reader, tmp_path)
+    images = sorted((pipeline["data"] / "images" / "validation").glob("*.png"))
+    assert len(images) == 8
+    got = OnnxOCR.from_pretrained(columns_reader, tmp_path, threads=1).read_batch(images)
+    expected = InverseDalleOCR.from_pretrained(columns_reader, "cpu").read_batch(images)
+    assert [text for text, _ in got] == [text for text, _ in expected]
+    for (_, confidence), (_, reference) in zip(got, expected, strict=True):
+        assert confidence == pytest.approx(reference, abs=1e-4)
