@@ -10,10 +10,11 @@ import torch
 from training_helpers import TINY_GPT2_CONFIG, run_script
 
 from inverse_dalle.config import FinetuneConfig, InverseDalleConfig
+from inverse_dalle.data import TokenTable, count_fed_by_columns
 from inverse_dalle.export_format import format_metadata, layout_from_metadata
 from inverse_dalle.exported import load_export
 from inverse_dalle.finetuning import training_config
-from inverse_dalle.lightning_module import OCRModule
+from inverse_dalle.lightning_module import OCRModule, with_code_noise
 from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.reading import log_likelihood_table
 from inverse_dalle.token_format import TokenLayout, ocr_example
@@ -194,3 +195,21 @@ def test_onnx_reads_a_columns_reader_as_pytorch_does(
     assert [text for text, _ in got] == [text for text, _ in expected]
     for (_, confidence), (_, reference) in zip(got, expected, strict=True):
         assert confidence == pytest.approx(reference, abs=1e-4)
+
+
+def test_training_counts_the_grids_fed_by_columns(pipeline: dict[str, Path]) -> None:
+    table = TokenTable.open(pipeline["folder"] / "train.parquet")
+    layout = TokenLayout(10, 64, 48, 6, "columns")
+    expected = sum(layout.by_columns(string_to_grid(grid)) for grid in table.grids)
+    assert 0 < count_fed_by_columns(table, layout) == expected < len(table)
+
+
+def test_code_noise_leaves_column_markers() -> None:
+    layout = TokenLayout(text_vocab_size=40, num_codes=1024, max_visual_length=96,
+                         max_text_length=8, reading_order="columns")  # fmt: skip
+    ids = ocr_example(layout, [list(range(30)), list(range(30, 60))], [5, 6]).input_ids
+    torch.manual_seed(0)
+    noisy = with_code_noise(ids[None].repeat(32, 1), layout, 0.5)
+    is_marker = ids == layout.column_id
+    assert is_marker.sum() == 30 and (noisy[:, is_marker] == layout.column_id).all()
+    assert (noisy[:, ids >= layout.code_offset] != ids[ids >= layout.code_offset]).any()

@@ -165,6 +165,16 @@ class OCRDataset(Dataset):
         return {**vars(example), "index": torch.tensor(index)}
 
 
+def count_fed_by_columns(table: TokenTable, layout: TokenLayout) -> int:
+    """How many of the table's grids `layout` feeds column by column (TokenLayout.by_columns),
+    from each grid string's shape alone."""
+    count = 0
+    for grid in table.grids:
+        rows, cols = grid.count("\t") + 1, grid.split("\t", 1)[0].count(" ") + 1
+        count += layout.by_columns([[0] * cols] * rows)
+    return count
+
+
 class OCRDataModule(L.LightningDataModule):
     """Seeded, rank-sharded, resumable batches (ocr_common.sampling) as for the VQVAE: N ranks
     train on the global batches one process would, and a resumed run on the next unseen one."""

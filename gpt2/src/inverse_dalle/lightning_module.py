@@ -60,8 +60,8 @@ def segment_loss(
 
 def with_code_noise(input_ids: torch.Tensor, layout: TokenLayout, share: float) -> torch.Tensor:
     """`input_ids` with about `share` of its image codes replaced by uniformly random codes;
-    [ROW], padding and text are untouched, and so are the targets (built before this)."""
-    is_code = input_ids >= layout.code_offset
+    [ROW], [COL], padding and text are untouched, and so are the targets (built before this)."""
+    is_code = (input_ids >= layout.code_offset) & (input_ids < layout.column_id)  # not [COL]
     replace = is_code & (torch.rand(input_ids.shape, device=input_ids.device) < share)
     random_codes = torch.randint_like(input_ids, layout.num_codes) + layout.code_offset
     return torch.where(replace, random_codes, input_ids)

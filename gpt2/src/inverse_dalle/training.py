@@ -16,6 +16,7 @@ from inverse_dalle.data import (
     OCRDataModule,
     OCRDataset,
     check_made_by,
+    count_fed_by_columns,
     load_token_table,
     resolve_layout,
 )
@@ -24,6 +25,7 @@ from inverse_dalle.exported import ExportedModel, load_export
 from inverse_dalle.lightning_module import OCRModule, layout_for
 from inverse_dalle.reordering import is_reordering, reordered_state_dict
 from inverse_dalle.table_reading import check_token_table
+from inverse_dalle.token_format import COLUMNS
 from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.config import save_config
 from ocr_common.errors import UserError
@@ -70,6 +72,13 @@ def train(
         print(
             f"note: {train_set.num_truncated} training text(s) longer than "
             f"data.max_text_length={config.data.max_text_length} were truncated"
+        )
+    if layout.reading_order == COLUMNS:
+        fed = count_fed_by_columns(train_table, layout)
+        print(
+            f"reading order columns: {fed} of {len(train_table)} training grids fed by columns, "
+            f"the rest by rows (taller, or columns over data.max_visual_length="
+            f"{layout.max_visual_length})"
         )
     module = OCRModule.create(config, vocabulary)
     if source is not None and resume is None:
