@@ -12,7 +12,7 @@ from training_helpers import TINY_GPT2_CONFIG, run_script
 from inverse_dalle.config import FinetuneConfig, InverseDalleConfig
 from inverse_dalle.data import TokenTable, count_fed_by_columns
 from inverse_dalle.export_format import format_metadata, layout_from_metadata
-from inverse_dalle.exported import load_export
+from inverse_dalle.exported import ExportedModel, load_export
 from inverse_dalle.finetuning import training_config
 from inverse_dalle.lightning_module import OCRModule, with_code_noise
 from inverse_dalle.ocr import InverseDalleOCR
@@ -109,7 +109,8 @@ def test_a_columns_reader_reads_its_sequences_as_trained(
     assert layout.reading_order == "columns"
     rows = pd.read_parquet(pipeline["folder"] / "validation.parquet")
     grids = [string_to_grid(g) for g in rows["visual_tokens"]]
-    assert any(layout.by_columns(g) for g in grids) and not all(layout.by_columns(g) for g in grids)
+    fed = [layout.by_columns(len(g), len(g[0])) for g in grids]
+    assert any(fed) and not all(fed)
     for grid, reference in zip(grids, rows["text"], strict=True):
         text = reference[:4]  # within the tiny reader's 6 characters
         example = ocr_example(layout, grid, reader.vocabulary.encode(text))
@@ -134,23 +135,28 @@ def test_a_columns_reader_is_not_finetuned_into_a_drawer(columns_reader: Path) -
         training_config(finetune, load_export(columns_reader))
 
 
-def test_a_rows_reader_continued_by_columns_reads_tall_grids_as_before(
-    pipeline: dict[str, Path],
-) -> None:
-    """model.init_from a rows reader with data.reading_order=columns (reordering.py): text
-    positions move with the text start, so a grid still fed by rows reads exactly as before."""
+def _continued(pipeline: dict[str, Path], *overrides: str) -> tuple[OCRModule, ExportedModel]:
+    """A module for the conftest reader continued (model.init_from) in a 48-token budget."""
     source = load_export(pipeline["export"])
     config = load_config(
         InverseDalleConfig,
         pipeline["config"],
         [
             f"model.init_from={pipeline['export']}",
-            "data.reading_order=columns",
             "data.max_visual_length=48",
             "model.n_positions=64",
+            *overrides,
         ],
     )
-    module = OCRModule.create(config, source.vocabulary)
+    return OCRModule.create(config, source.vocabulary), source
+
+
+def test_a_rows_reader_continued_by_columns_reads_tall_grids_as_before(
+    pipeline: dict[str, Path],
+) -> None:
+    """model.init_from a rows reader with data.reading_order=columns (reordering.py): text
+    positions move with the text start, so a grid still fed by rows reads exactly as before."""
+    module, source = _continued(pipeline, "data.reading_order=columns")
     start_from_export(module, source)
     model, layout = module.model.eval(), module.layout
     tall = [[1, 2], [3, 4], [5, 6]]
@@ -165,17 +171,7 @@ def test_a_rows_reader_continued_by_columns_reads_tall_grids_as_before(
 
 
 def test_a_reader_whose_layout_differs_otherwise_is_refused(pipeline: dict[str, Path]) -> None:
-    source = load_export(pipeline["export"])
-    config = load_config(
-        InverseDalleConfig,
-        pipeline["config"],
-        [
-            f"model.init_from={pipeline['export']}",
-            "data.max_visual_length=48",
-            "model.n_positions=64",
-        ],
-    )
-    module = OCRModule.create(config, source.vocabulary)
+    module, source = _continued(pipeline)
     with pytest.raises(UserError, match=r"data\.reading_order"):
         start_from_export(module, source)
 
@@ -200,7 +196,8 @@ def test_onnx_reads_a_columns_reader_as_pytorch_does(
 def test_training_counts_the_grids_fed_by_columns(pipeline: dict[str, Path]) -> None:
     table = TokenTable.open(pipeline["folder"] / "train.parquet")
     layout = TokenLayout(10, 64, 48, 6, "columns")
-    expected = sum(layout.by_columns(string_to_grid(grid)) for grid in table.grids)
+    grids = [string_to_grid(grid) for grid in table.grids]
+    expected = sum(layout.by_columns(len(grid), len(grid[0])) for grid in grids)
     assert 0 < count_fed_by_columns(table, layout) == expected < len(table)
 
 

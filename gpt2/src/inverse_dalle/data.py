@@ -25,7 +25,13 @@ from ocr_common.config import ConfigError
 from ocr_common.errors import UserError
 from ocr_common.sampling import ResumableDataLoader, SeededShuffleSampler, ShardedBatchSampler
 from ocr_common.tables import open_arrow_table
-from vqvae.token_table import TokenTableMeta, check_codebook, read_meta, string_to_grid
+from vqvae.token_table import (
+    TokenTableMeta,
+    check_codebook,
+    grid_shape,
+    read_meta,
+    string_to_grid,
+)
 from vqvae.tokenizer import ImageTokenizer
 
 COLUMNS = ("img_path", "text", "visual_tokens")
@@ -168,11 +174,7 @@ class OCRDataset(Dataset):
 def count_fed_by_columns(table: TokenTable, layout: TokenLayout) -> int:
     """How many of the table's grids `layout` feeds column by column (TokenLayout.by_columns),
     from each grid string's shape alone."""
-    count = 0
-    for grid in table.grids:
-        rows, cols = grid.count("\t") + 1, grid.split("\t", 1)[0].count(" ") + 1
-        count += layout.by_columns([[0] * cols] * rows)
-    return count
+    return sum(layout.by_columns(*grid_shape(grid)) for grid in table.grids)
 
 
 class OCRDataModule(L.LightningDataModule):

@@ -19,7 +19,7 @@ from inverse_dalle.reading import (
 )
 from inverse_dalle.token_format import IMAGE_TO_TEXT, TokenLayout
 from inverse_dalle.vocabulary import Vocabulary
-from inverse_dalle.voting import support, vote
+from inverse_dalle.voting import support
 from ocr_common.devices import resolve_device
 from ocr_common.errors import UserError
 from ocr_common.images import load_image
@@ -108,7 +108,7 @@ class InverseDalleOCR(LineReader):
         """The vote, or with `rescore` the reading with the largest log-likelihood summed over
         all the views (voting.py), with the vote's confidence for it."""
         if not self.rescore:
-            return vote(readings)
+            return super().choose(readings, grids)
         totals, count = support(readings)
         texts = list(totals)
         if len(texts) < 2:  # the views agree: nothing to rescore

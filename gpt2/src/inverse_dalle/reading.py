@@ -101,10 +101,11 @@ def log_likelihood_table(
     """log P(text </s> | grid) for every grid (rows) and text (columns), over the text rows of
     the output layer as in reading: how strongly the reader would read each text in each image.
     Each grid's prompt runs once; its cache is copied for every text, which is then fed."""
-    if max(map(len, texts)) > layout.max_text_length:
+    longest = max(map(len, texts))
+    if longest > layout.max_text_length:
         raise UserError(f"a text longer than the reader's {layout.max_text_length} tokens")
     device = model.device
-    steps = max(map(len, texts)) + 1  # each text, then </s>
+    steps = longest + 1  # each text, then </s>
     targets = torch.full((len(texts), steps), EOS_ID, device=device)
     for row, ids in enumerate(texts):
         targets[row, : len(ids)] = torch.tensor(ids, device=device)

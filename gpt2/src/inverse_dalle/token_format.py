@@ -96,20 +96,19 @@ class TokenLayout:
         """Position of the first [ROW]."""
         return self.text_length if order == TEXT_TO_IMAGE else 0
 
-    def by_columns(self, grid: list[list[int]]) -> bool:
-        """Whether `grid` is fed column by column: in `columns` order, a grid wider than tall
-        whose columns, each with its [COL], fit `max_visual_length` (a line too long for that,
-        1–3 rows high in a 160-token budget, is fed by rows)."""
-        if self.reading_order != COLUMNS or not grid or len(grid[0]) <= len(grid):
-            return False
-        return len(grid[0]) * (len(grid) + 1) <= self.max_visual_length
+    def by_columns(self, rows: int, cols: int) -> bool:
+        """Whether a grid of `rows` × `cols` is fed column by column: in `columns` order, one
+        wider than tall whose columns, each with its [COL], fit `max_visual_length` (a line too
+        long for that, 1–3 rows high in a 160-token budget, is fed by rows)."""
+        fits = cols * (rows + 1) <= self.max_visual_length
+        return self.reading_order == COLUMNS and cols > rows and fits
 
     def visual_ids(self, grid: list[list[int]]) -> list[int]:
         """`[ROW] r1 … [ROW] rh` (or `[COL] c1 … [COL] cw`, see by_columns) for a grid of code
         ids (without padding); ValueError over the budget (vqvae.token_table's rule, applied to
         the lines as fed)."""
         lines, marker = grid, self.row_id
-        if self.by_columns(grid):
+        if grid and self.by_columns(len(grid), len(grid[0])):
             lines, marker = [list(column) for column in zip(*grid, strict=True)], self.column_id
         check_budget(lines, self.max_visual_length)
         ids = []
@@ -133,7 +132,7 @@ class TokenLayout:
                 break
             else:
                 raise ValueError(f"token {token} is not part of an image grid")
-        if visual_ids and visual_ids[0] == self.column_id and self.reading_order == COLUMNS:
+        if visual_ids and visual_ids[0] == self.column_id:  # only in `columns` order
             return [list(row) for row in zip(*lines, strict=True)]
         return lines
 

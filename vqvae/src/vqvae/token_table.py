@@ -67,6 +67,11 @@ def grid_to_string(grid: list[list[int]]) -> str:
     return "\t".join(" ".join(str(token) for token in row) for row in grid)
 
 
+def grid_shape(text: str) -> tuple[int, int]:
+    """(rows, columns) of a grid_to_string grid, without parsing its codes."""
+    return text.count("\t") + 1, text.split("\t", 1)[0].count(" ") + 1
+
+
 def string_to_grid(text: str) -> list[list[int]]:
     """Inverse of grid_to_string; rows must all have the same width."""
     try:
