@@ -11,7 +11,7 @@ import torch
 from inverse_dalle.decoding import TextCache, next_hidden, start_reading, text_log_probs
 from inverse_dalle.exported import load_export
 from inverse_dalle.prefill import prefill
-from inverse_dalle.reading import log_likelihood_table
+from inverse_dalle.reading import candidate_log_likelihoods
 from inverse_dalle.vocabulary import BOS_ID, EOS_ID
 from ocr_common.errors import UserError
 
@@ -83,19 +83,21 @@ def test_decoding_steps_match_the_full_transformer() -> None:
         torch.testing.assert_close(steps[step], expected[[0, 2], step], rtol=0, atol=1e-5)
 
 
-def test_likelihood_table_matches_the_full_transformer() -> None:
-    """Each grid's prompt once, its cache copied per text: the same log P(text </s> | grid) as
-    the whole sequence through the transformer, for texts of different lengths."""
+def test_candidate_likelihoods_match_the_full_transformer() -> None:
+    """Each grid's prompt once, its cache copied per candidate text of that grid: the same
+    log P(text </s> | grid) as the whole sequence through the transformer, for texts of different
+    lengths, grids of different lengths and numbers of candidates, in batches split by texts."""
     exported = load_export(SHIPPED)
     model, layout = exported.model, exported.layout
     generator = torch.Generator().manual_seed(2)
     grids = [
         torch.randint(0, layout.num_codes, (rows, 30), generator=generator).tolist()
-        for rows in (1, 2, 2)
+        for rows in (1, 2, 2, 1)
     ]
-    texts = [[7, 9, 11, 4], [8], []]
-    table = log_likelihood_table(model, layout, grids, texts, batch_size=4)
-    for grid, row in zip(grids, table, strict=True):
+    candidates = [[[7, 9, 11, 4], [8], []], [[8]], [], [[3, 3], [7, 9, 11, 4]]]
+    scores = candidate_log_likelihoods(model, layout, grids, candidates, batch_size=3)
+    assert [len(row) for row in scores] == [3, 1, 0, 2]
+    for grid, texts, row in zip(grids, candidates, scores, strict=True):
         visual = layout.visual_ids(grid)
         for text, value in zip(texts, row, strict=True):
             ids = torch.tensor([[*visual, BOS_ID, *text]])
@@ -108,4 +110,4 @@ def test_likelihood_table_matches_the_full_transformer() -> None:
             expected = log_probs[torch.arange(len(text) + 1), [*text, EOS_ID]].sum()
             assert value == pytest.approx(expected.item(), abs=1e-4)
     with pytest.raises(UserError, match="longer than"):
-        log_likelihood_table(model, layout, grids, [[5] * (layout.max_text_length + 1)])
+        candidate_log_likelihoods(model, layout, grids[:1], [[[5] * (layout.max_text_length + 1)]])

@@ -16,7 +16,7 @@ from inverse_dalle.exported import ExportedModel, load_export
 from inverse_dalle.finetuning import training_config
 from inverse_dalle.lightning_module import OCRModule, with_code_noise
 from inverse_dalle.ocr import InverseDalleOCR
-from inverse_dalle.reading import log_likelihood_table
+from inverse_dalle.reading import candidate_log_likelihoods
 from inverse_dalle.token_format import TokenLayout, ocr_example
 from inverse_dalle.training import start_from_export, train
 from inverse_dalle.vocabulary import Vocabulary
@@ -162,8 +162,8 @@ def test_a_rows_reader_continued_by_columns_reads_tall_grids_as_before(
     tall = [[1, 2], [3, 4], [5, 6]]
     wide = [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]
     texts = [source.vocabulary.encode("가나"), []]
-    before = log_likelihood_table(source.model, source.layout, [tall, wide], texts)
-    after = log_likelihood_table(model, layout, [tall, wide], texts)
+    before = candidate_log_likelihoods(source.model, source.layout, [tall, wide], [texts] * 2)
+    after = candidate_log_likelihoods(model, layout, [tall, wide], [texts] * 2)
     assert after[0] == pytest.approx(before[0], abs=1e-4)
     assert after[1] != pytest.approx(before[1], abs=1e-4)  # the wide grid is now fed by columns
     embeddings = model.transformer.wte.weight

@@ -59,13 +59,21 @@ def start_reading(
     """(last hidden state (B, C), KV cache with room for the text) of the prompts `visual` +
     `<s>`, all of one visual length: the padding between image and text is dropped and `<s>`
     keeps its training position."""
-    device = model.device
-    batch, length = len(visual), len(visual[0])
+    prompt, positions = prompt_tensors(layout, visual, model.device)
+    with fast_inference(model.device):
+        hidden, cache = prefill(model, prompt, positions)
+    return hidden, TextCache(cache, layout.max_text_length + 1)
+
+
+def prompt_tensors(
+    layout: TokenLayout, visual: list[list[int]], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, positions), both (B, T): the prompts `visual` + `<s>`, all of one visual length, the
+    padding between image and text dropped and `<s>` at its training position."""
+    length = len(visual[0])
     prompt = torch.tensor([[*ids, BOS_ID] for ids in visual], device=device)
     positions = torch.tensor([*range(length), layout.max_visual_length], device=device)
-    with fast_inference(device):
-        hidden, cache = prefill(model, prompt, positions.expand(batch, -1))
-    return hidden, TextCache(cache, layout.max_text_length + 1)
+    return prompt, positions.expand(len(visual), -1)
 
 
 def next_hidden(

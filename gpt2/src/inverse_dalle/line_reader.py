@@ -83,22 +83,26 @@ class LineReader:
         self, views: Sequence[list[Grid] | None], batch_size: int = 64
     ) -> list[tuple[str, float, bool] | None]:
         """(text, confidence, ended) voted over each image's view grids; None stays None."""
-        flat = [grid for grids in views if grids is not None for grid in grids]
-        readings = iter(self.read_grids(flat, batch_size))
-        results: list[tuple[str, float, bool] | None] = []
-        for grids in views:
-            if grids is None:
-                results.append(None)
-                continue
-            mine = [(self.text(r), r) for r in (next(readings) for _ in grids)]
-            text, confidence = self.choose([(t, r.confidence) for t, r in mine], grids)
-            ended = all(r.ended for t, r in mine if t == text)
-            results.append((text, confidence, ended))
-        return results
+        readable = [grids for grids in views if grids is not None]
+        readings = iter(self.read_grids([g for grids in readable for g in grids], batch_size))
+        read = [[(self.text(r), r) for r in (next(readings) for _ in g)] for g in readable]
+        chosen = self.choose_each(
+            [[(text, r.confidence) for text, r in mine] for mine in read], readable, batch_size
+        )
+        outcomes = iter(
+            (text, confidence, all(r.ended for t, r in mine if t == text))
+            for (text, confidence), mine in zip(chosen, read, strict=True)
+        )
+        return [None if grids is None else next(outcomes) for grids in views]
 
-    def choose(self, readings: list[tuple[str, float]], grids: list[Grid]) -> tuple[str, float]:
-        """(text, confidence) of one image from its views' readings (and grids): the vote."""
-        return vote(readings)
+    def choose_each(
+        self,
+        readings: list[list[tuple[str, float]]],
+        grids: list[list[Grid]],
+        batch_size: int = 64,
+    ) -> list[tuple[str, float]]:
+        """(text, confidence) of each image from its views' readings (and grids): the vote."""
+        return [vote(mine) for mine in readings]
 
     def read_batch(
         self, images: Sequence[ImageInput], batch_size: int = 64, workers: int = 1

@@ -21,11 +21,14 @@ from inverse_dalle.decoding import (
     Reading,
     finished_reading,
     next_hidden,
+    prompt_tensors,
     start_reading,
     text_log_probs,
 )
+from inverse_dalle.prefill import prefill
 from inverse_dalle.token_format import TokenLayout
 from inverse_dalle.vocabulary import EOS_ID
+from ocr_common.devices import fast_inference
 from ocr_common.errors import UserError
 
 
@@ -90,45 +93,85 @@ def read_grids(
     return readings
 
 
+def pair_batches(
+    visual: list[list[int]], counts: Sequence[int], batch_size: int
+) -> Iterator[list[int]]:
+    """Indices of the prompts with texts to score (`counts` per prompt), in batches of one visual
+    length holding at most `batch_size` texts (or a single prompt with more)."""
+    for indices in length_batches(visual, len(visual)):
+        batch: list[int] = []
+        texts = 0
+        for index in (i for i in indices if counts[i]):
+            if batch and texts + counts[index] > batch_size:
+                yield batch
+                batch, texts = [], 0
+            batch.append(index)
+            texts += counts[index]
+        if batch:
+            yield batch
+
+
 @torch.inference_mode()
-def log_likelihood_table(
+def candidate_log_likelihoods(
     model: GPT2LMHeadModel,
     layout: TokenLayout,
     grids: Sequence[list[list[int]]],
-    texts: Sequence[list[int]],
+    candidates: Sequence[Sequence[list[int]]],
     batch_size: int = 64,
 ) -> list[list[float]]:
-    """log P(text </s> | grid) for every grid (rows) and text (columns), over the text rows of
-    the output layer as in reading: how strongly the reader would read each text in each image.
-    Each grid's prompt runs once; its cache is copied for every text, which is then fed."""
-    longest = max(map(len, texts))
-    if longest > layout.max_text_length:
+    """log P(text </s> | grid) for each grid and each of its own candidate texts (token ids),
+    over the text rows of the output layer as in reading: how strongly the reader would read
+    each text in that image. Each grid's prompt runs once, batched with other grids of its
+    length; its cache is copied for each of its texts, which are then fed together."""
+    if any(len(ids) > layout.max_text_length for texts in candidates for ids in texts):
         raise UserError(f"a text longer than the reader's {layout.max_text_length} tokens")
     device = model.device
-    steps = longest + 1  # each text, then </s>
-    targets = torch.full((len(texts), steps), EOS_ID, device=device)
-    for row, ids in enumerate(texts):
-        targets[row, : len(ids)] = torch.tensor(ids, device=device)
-    counted = torch.arange(steps, device=device) <= torch.tensor(
-        [len(ids) for ids in texts], device=device
-    ).unsqueeze(1)  # (texts, steps): up to and including </s>
     visual = [layout.visual_ids(grid) for grid in grids]
-    table = [[0.0] * len(texts) for _ in grids]
-    for chunk in length_batches(visual, max(1, batch_size // len(texts))):
-        hidden, cache = start_reading(model, layout, [visual[i] for i in chunk])
-        pairs = torch.arange(len(chunk), device=device).repeat_interleave(len(texts))
-        cache.select(pairs)
-        hidden = hidden[pairs]
-        fed, weights = targets.repeat(len(chunk), 1), counted.repeat(len(chunk), 1)
-        total = torch.zeros(len(pairs), device=device)
-        for step in range(steps):
-            log_probs = text_log_probs(model, layout, hidden)
-            total += log_probs.gather(1, fed[:, step, None]).squeeze(1) * weights[:, step]
-            if step + 1 < steps:
-                hidden = next_hidden(model, layout, fed[:, step], step, cache)
-        for index, row in zip(chunk, total.view(len(chunk), -1).tolist(), strict=True):
-            table[index] = row
-    return table
+    scores: list[list[float]] = [[] for _ in grids]
+    counts = [len(texts) for texts in candidates]
+    for chunk in pair_batches(visual, counts, batch_size):
+        texts = [ids for index in chunk for ids in candidates[index]]
+        steps = max(map(len, texts)) + 1  # each text, then </s>
+        fed = torch.full((len(texts), steps), EOS_ID, device=device)
+        for row, ids in enumerate(texts):
+            fed[row, : len(ids)] = torch.tensor(ids, device=device)
+        lengths = torch.tensor([len(ids) for ids in texts], device=device)
+        counted = torch.arange(steps, device=device) <= lengths.unsqueeze(1)  # to </s>
+        pairs = torch.arange(len(chunk), device=device).repeat_interleave(
+            torch.tensor([counts[i] for i in chunk], device=device)
+        )
+        hidden = _hidden_over_texts(model, layout, [visual[i] for i in chunk], pairs, fed)
+        log_probs = text_log_probs(model, layout, hidden).gather(2, fed[..., None]).squeeze(2)
+        values = iter((log_probs * counted).sum(1).tolist())
+        for index in chunk:
+            scores[index] = [next(values) for _ in range(counts[index])]
+    return scores
+
+
+def _hidden_over_texts(
+    model: GPT2LMHeadModel,
+    layout: TokenLayout,
+    visual: list[list[int]],
+    pairs: torch.Tensor,
+    fed: torch.Tensor,
+) -> torch.Tensor:
+    """The final hidden states (texts, steps, C) that predict each token of `fed` (texts, steps):
+    the prompt `visual[pairs[t]]` + `<s>` runs once per prompt, then all the text tokens of all
+    the texts in one pass over the prompts' cache (teacher forcing needs no token-by-token loop)."""
+    prompt, positions = prompt_tensors(layout, visual, model.device)
+    with fast_inference(model.device):
+        hidden, cache = prefill(model, prompt, positions)
+        hidden = hidden[pairs, None]
+        if fed.shape[1] == 1:  # empty texts: only </s> after <s>
+            return hidden
+        cache.batch_select_indices(pairs)
+        text_positions = layout.max_visual_length + 1 + torch.arange(fed.shape[1] - 1)
+        after = model.transformer(
+            input_ids=fed[:, :-1],
+            position_ids=text_positions.to(model.device).expand(len(fed), -1),
+            cache=cache,
+        ).last_hidden_state
+        return torch.cat([hidden, after], dim=1)
 
 
 def text_log_likelihoods(
@@ -139,4 +182,5 @@ def text_log_likelihoods(
     batch_size: int = 64,
 ) -> list[float]:
     """log P(text </s> | grid) for each grid: how strongly the reader would read `text` in each."""
-    return [row[0] for row in log_likelihood_table(model, layout, grids, [text_ids], batch_size)]
+    table = candidate_log_likelihoods(model, layout, grids, [[text_ids]] * len(grids), batch_size)
+    return [row[0] for row in table]
