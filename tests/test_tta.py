@@ -131,3 +131,34 @@ def test_rescoring_keeps_the_reading_all_views_find_most_likely() -> None:
     assert contested  # some image's views disagree: there was something to choose
     with pytest.raises(UserError, match="tta > 1"):
         InverseDalleOCR.from_pretrained(PRETRAINED, device="cpu", rescore=True)
+
+
+def test_a_tta_threshold_reads_more_views_only_of_unsure_images(tmp_path) -> None:
+    """Images whose first reading is at least as sure as the threshold keep it; the others are
+    read as with all views (here rescored), through the API, predict and several processes."""
+    images = sorted(EXAMPLES.glob("*.png"))
+    plain = InverseDalleOCR.from_pretrained(PRETRAINED, device="cpu").read_batch(images)
+    full = InverseDalleOCR.from_pretrained(PRETRAINED, device="cpu", tta=4, rescore=True)
+    every_view = full.read_batch(images)
+    threshold = 0.9
+    adaptive = InverseDalleOCR.from_pretrained(
+        PRETRAINED, device="cpu", tta=4, rescore=True, tta_threshold=threshold
+    )
+    readings = adaptive.read_batch(images)
+    sure = [confidence >= threshold for _, confidence in plain]
+    assert 0 < sum(sure) < len(images)  # some of each
+    expected = [a if s else v for s, a, v in zip(sure, plain, every_view, strict=True)]
+    assert expected != plain and expected != every_view  # a reading of each kind differs
+    assert [text for text, _ in readings] == [text for text, _ in expected]
+    assert [c for _, c in readings] == pytest.approx([c for _, c in expected], rel=1e-5)
+    in_processes = adaptive.read_batch(images, workers=2)
+    assert [text for text, _ in in_processes] == [text for text, _ in readings]
+    output = tmp_path / "adaptive.csv"
+    read([str(PRETRAINED), str(EXAMPLES), "--output", str(output), "--tta", "4", "--rescore",
+          "--tta-threshold", str(threshold)])  # fmt: skip
+    assert list(pd.read_csv(output)["text"]) == [text for text, _ in readings]
+    for bad in (0.0, 1.5):
+        with pytest.raises(UserError, match="tta threshold"):
+            InverseDalleOCR.from_pretrained(PRETRAINED, device="cpu", tta=4, tta_threshold=bad)
+    with pytest.raises(UserError, match="tta threshold needs tta > 1"):
+        InverseDalleOCR.from_pretrained(PRETRAINED, device="cpu", tta_threshold=0.9)

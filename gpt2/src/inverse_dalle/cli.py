@@ -109,7 +109,14 @@ def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rescore",
         action="store_true",
-        help="with --tta: keep the reading all views find most likely, not the vote (~1.5× slower)",
+        help="with --tta: keep the reading all views find most likely, not the vote (~1.3× slower)",
+    )
+    parser.add_argument(
+        "--tta-threshold",
+        type=float,
+        metavar="P",
+        help="with --tta: read the other views only of images whose first reading's confidence "
+        "is below P (0.9: as accurate, ~0.6× the time on unseen fonts)",
     )
     parser.add_argument(
         "--workers",
@@ -137,7 +144,7 @@ def read(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
     check_table_suffix(Path(args.output))
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
     ocr = InverseDalleOCR.from_pretrained(
-        args.model_dir, args.device, args.beams, args.tta, args.rescore
+        args.model_dir, args.device, args.beams, args.tta, args.rescore, args.tta_threshold
     )
     result = read_rows(ocr, args.inputs, args.batch_size, workers=args.workers)
     predictions = readings_table(result)
@@ -168,7 +175,7 @@ def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> None
         check_table_suffix(Path(args.predictions))
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
     ocr = InverseDalleOCR.from_pretrained(
-        args.model_dir, args.device, args.beams, args.tta, args.rescore
+        args.model_dir, args.device, args.beams, args.tta, args.rescore, args.tta_threshold
     )
     result = read_rows(ocr, args.table, args.batch_size, workers=args.workers)
     rows = result.rows

@@ -28,12 +28,18 @@ class LineReader:
 
     vocabulary: Vocabulary
     tta: int = 1  # views read per image and voted on; 1: the image alone
+    tta_threshold: float | None = None  # read the other views only below this confidence
     device = torch.device("cpu")
 
-    def set_tta(self, views: int) -> None:
+    def set_tta(self, views: int, threshold: float | None = None) -> None:
+        """Read `views` views of each image; with `threshold`, the image alone first and the
+        other views only where that reading's confidence is below it (most images are read
+        surely and rightly the first time, and their views would agree)."""
         if views < 1:
             raise UserError(f"tta must be at least 1 view, not {views}")
-        self.tta = views
+        if threshold is not None and not (views > 1 and 0.0 < threshold <= 1.0):
+            raise UserError(f"a tta threshold needs tta > 1 and lies in (0, 1], not {threshold}")
+        self.tta, self.tta_threshold = views, threshold
 
     def prepare(self, image: Image.Image, view: int = 0) -> Any:
         """The encoder's input for test-time `view` of one image."""
@@ -84,16 +90,46 @@ class LineReader:
     ) -> list[tuple[str, float, bool] | None]:
         """(text, confidence, ended) voted over each image's view grids; None stays None."""
         readable = [grids for grids in views if grids is not None]
-        readings = iter(self.read_grids([g for grids in readable for g in grids], batch_size))
-        read = [[(self.text(r), r) for r in (next(readings) for _ in g)] for g in readable]
+        decided = iter(self._decide(self._read(readable, batch_size), readable, batch_size))
+        return [None if grids is None else next(decided) for grids in views]
+
+    def read_images(
+        self, images: Sequence[ImageInput], batch_size: int = 64
+    ) -> list[tuple[str, float, bool] | None]:
+        """(text, confidence, ended) of each image, None where it cannot be read: its `tta` views
+        voted on, or with `tta_threshold` the image alone where that reading is sure enough."""
+        if self.tta_threshold is None:
+            return self.read_views(self.tokenize_views(images, batch_size), batch_size)
+        first = self.tokenize_each(images, batch_size)
+        known = [i for i, grid in enumerate(first) if grid is not None]
+        grids = {i: [first[i]] for i in known}
+        read = dict(zip(known, self._read([grids[i] for i in known], batch_size), strict=True))
+        unsure = [i for i in known if read[i][0][1].confidence < self.tta_threshold]
+        others = self._tokenize([images[i] for i in unsure], batch_size, range(1, self.tta))
+        more = {i: views for i, views in zip(unsure, others, strict=True) if views is not None}
+        for i, extra in zip(more, self._read(list(more.values()), batch_size), strict=True):
+            grids[i] += more[i]
+            read[i] += extra
+        decided = self._decide([read[i] for i in known], [grids[i] for i in known], batch_size)
+        results = dict(zip(known, decided, strict=True))
+        return [results.get(i) for i in range(len(images))]
+
+    def _read(self, views: list[list[Grid]], batch_size: int) -> list[list[tuple[str, Reading]]]:
+        """Each image's views' (text, reading), all views read in one pass."""
+        readings = iter(self.read_grids([grid for grids in views for grid in grids], batch_size))
+        return [[(self.text(r), r) for r in (next(readings) for _ in grids)] for grids in views]
+
+    def _decide(
+        self, read: list[list[tuple[str, Reading]]], views: list[list[Grid]], batch_size: int
+    ) -> list[tuple[str, float, bool]]:
+        """(text, confidence, ended) of each image from its views' readings (choose_each)."""
         chosen = self.choose_each(
-            [[(text, r.confidence) for text, r in mine] for mine in read], readable, batch_size
+            [[(text, r.confidence) for text, r in mine] for mine in read], views, batch_size
         )
-        outcomes = iter(
+        return [
             (text, confidence, all(r.ended for t, r in mine if t == text))
             for (text, confidence), mine in zip(chosen, read, strict=True)
-        )
-        return [None if grids is None else next(outcomes) for grids in views]
+        ]
 
     def choose_each(
         self,
@@ -114,7 +150,7 @@ class LineReader:
         if workers != 1:
             results = read_in_processes(self, images, batch_size, workers)
         else:
-            results = self.read_views(self.tokenize_views(images, batch_size), batch_size)
+            results = self.read_images(images, batch_size)
         return [("", 0.0) if result is None else result[:2] for result in results]
 
     def read(self, image: ImageInput) -> tuple[str, float]:

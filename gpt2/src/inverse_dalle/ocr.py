@@ -37,6 +37,7 @@ class InverseDalleOCR(LineReader):
         beams: int = 1,
         tta: int = 1,
         rescore: bool = False,
+        tta_threshold: float | None = None,
     ) -> None:
         if beams < 1:
             raise UserError(f"beams must be at least 1, not {beams}")
@@ -45,7 +46,7 @@ class InverseDalleOCR(LineReader):
         self.model = model.eval()
         self.layout, self.vocabulary, self.tokenizer = layout, vocabulary, tokenizer
         self.beams = beams  # 1: greedy reading; more: beam search (beam_reading.py)
-        self.set_tta(tta)  # views per image, voted on (line_reader.py)
+        self.set_tta(tta, tta_threshold)  # views per image, voted on (line_reader.py)
         self.rescore = rescore  # every view scores every view's reading (voting.py)
 
     @classmethod
@@ -56,11 +57,13 @@ class InverseDalleOCR(LineReader):
         beams: int = 1,
         tta: int = 1,
         rescore: bool = False,
+        tta_threshold: float | None = None,
     ) -> InverseDalleOCR:
         """The reader in `directory` on `device` (None: cuda when available, else cpu), reading
         greedily or, with `beams` > 1, by beam search; with `tta` > 1 it reads that many views of
         each image and votes (both cost about as many times the reading time), or with `rescore`
-        keeps the reading all views find most likely (about 1.3× more again)."""
+        keeps the reading all views find most likely (about 1.3× more again); `tta_threshold`
+        reads the other views only of images whose first reading is less sure than that."""
         exported = load_export(directory, resolve_device(device))
         if exported.order != IMAGE_TO_TEXT:
             raise UserError(
@@ -75,6 +78,7 @@ class InverseDalleOCR(LineReader):
             beams,
             tta,
             rescore,
+            tta_threshold,
         )
 
     @property

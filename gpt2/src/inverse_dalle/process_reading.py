@@ -31,7 +31,7 @@ def _start_worker() -> None:
 
 def _read_files(images: Sequence[ImageInput]) -> list[Result]:
     assert _reader is not None, "set by read_in_processes before the workers fork"
-    return _reader.read_views(_reader.tokenize_views(images, _batch_size), _batch_size)
+    return _reader.read_images(images, _batch_size)
 
 
 def read_in_processes(

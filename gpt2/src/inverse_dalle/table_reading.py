@@ -7,15 +7,17 @@ evaluation scores always cover the whole table.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 from tqdm import tqdm
 
 from inverse_dalle.data import check_made_by
 from inverse_dalle.exported import ExportedModel
-from inverse_dalle.line_reader import Grid
 from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.process_reading import read_in_processes
 from ocr_common.errors import UserError
@@ -23,7 +25,9 @@ from ocr_common.images import IMAGE_SUFFIXES, list_images
 from ocr_common.tables import read_table, resolve_image_paths
 from vqvae.token_table import check_codebook, read_meta, string_to_grid
 
-CHUNK = 1024  # rows tokenised or read at once (VQVAE inputs held, not images; progress updates)
+CHUNK = 1024  # rows read at once (their VQVAE inputs held, not images; progress updates)
+Result = tuple[str, float, bool] | None  # (text, confidence, ended); None: unreadable image
+T = TypeVar("T")
 
 
 @dataclass
@@ -70,16 +74,16 @@ def _grids_from_tokens(
     return grids
 
 
-def _tokenize_files(
-    ocr: InverseDalleOCR, files: list[Path], batch_size: int, show_progress: bool
-) -> list[list[Grid] | None]:
-    views: list[list[Grid] | None] = []
-    with tqdm(total=len(files), unit="img", desc="tokenising", disable=not show_progress) as bar:
-        for start in range(0, len(files), CHUNK):
-            chunk = files[start : start + CHUNK]
-            views.extend(ocr.tokenize_views(chunk, batch_size))
-            bar.update(len(chunk))
-    return views
+def _read_in_chunks(
+    read: Callable[[list[T]], list[Result]], items: list[T], what: str, show_progress: bool
+) -> list[Result]:
+    """`read` over `items` CHUNK at a time, with a progress bar of `what` on stderr."""
+    results: list[Result] = []
+    with tqdm(total=len(items), unit="img", desc=what, disable=not show_progress) as bar:
+        for start in range(0, len(items), CHUNK):
+            results.extend(read(items[start : start + CHUNK]))
+            bar.update(min(CHUNK, len(items) - start))
+    return results
 
 
 def _read_files_in_processes(
@@ -96,9 +100,9 @@ def read_rows(
     show_progress: bool = True,
     workers: int = 1,
 ) -> TableReading:
-    """Read every row; image files are tokenised with the bundled VQVAE first (`ocr.tta` views
-    of each, voted on; progress bars on stderr when `show_progress`), by `workers` processes
-    when more than 1 (process_reading.py: CPU, same readings)."""
+    """Read every row, CHUNK rows at a time (a progress bar on stderr when `show_progress`);
+    image files are tokenised with the bundled VQVAE (`ocr.tta` views of each, voted on), by
+    `workers` processes when more than 1 (process_reading.py: CPU, same readings)."""
     path = Path(path)
     rows = load_rows(path)
     if "visual_tokens" in rows.columns:
@@ -110,35 +114,24 @@ def read_rows(
                 "image files (or tokenise with --use-tta and merge with predict --merge-tta)"
             )
         check_token_table(ocr, path)
-        views: list[list[Grid] | None] = [[grid] for grid in _grids_from_tokens(ocr, rows, path)]
+        views = [[grid] for grid in _grids_from_tokens(ocr, rows, path)]
+        read_grids = partial(ocr.read_views, batch_size=batch_size)
+        return _table_reading(rows, _read_in_chunks(read_grids, views, "reading", show_progress))
+    if ocr.tokenizer is None:
+        raise UserError(f"{path}: has no visual_tokens column and the model bundles no VQVAE")
+    if path.is_dir():
+        files = [path / name for name in rows["img_path"]]
     else:
-        if ocr.tokenizer is None:
-            raise UserError(f"{path}: has no visual_tokens column and the model bundles no VQVAE")
-        if path.is_dir():
-            files = [path / name for name in rows["img_path"]]
-        else:
-            files = resolve_image_paths(rows, path)
-        if workers != 1:
-            return _table_reading(
-                rows, _read_files_in_processes(ocr, files, batch_size, workers, show_progress)
-            )
-        views = _tokenize_files(ocr, files, batch_size, show_progress)
-    readable = [i for i, grids in enumerate(views) if grids is not None]
-    results: list[tuple[str, float, bool] | None] = [None] * len(views)
-    with tqdm(total=len(readable), unit="img", desc="reading", disable=not show_progress) as bar:
-        for start in range(0, len(readable), CHUNK):  # chunks of rows, for the progress bar
-            chunk = readable[start : start + CHUNK]
-            for i, result in zip(
-                chunk, ocr.read_views([views[i] for i in chunk], batch_size), strict=True
-            ):
-                results[i] = result
-            bar.update(len(chunk))
-    return _table_reading(rows, results)
+        files = resolve_image_paths(rows, path)
+    if workers != 1:
+        return _table_reading(
+            rows, _read_files_in_processes(ocr, files, batch_size, workers, show_progress)
+        )
+    read_files = partial(ocr.read_images, batch_size=batch_size)
+    return _table_reading(rows, _read_in_chunks(read_files, files, "reading", show_progress))
 
 
-def _table_reading(
-    rows: pd.DataFrame, results: list[tuple[str, float, bool] | None]
-) -> TableReading:
+def _table_reading(rows: pd.DataFrame, results: list[Result]) -> TableReading:
     return TableReading(
         rows,
         [r[0] if r is not None else "" for r in results],
