@@ -3,13 +3,17 @@ the same readings, in order, as one process; unreadable files stay empty; clear 
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from inverse_dalle import InverseDalleOCR
 from inverse_dalle.cli import read
+from inverse_dalle.process_reading import default_workers
 from ocr_common.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,3 +59,11 @@ def test_workers_are_refused_where_they_cannot_help(tmp_path) -> None:
     pd.DataFrame({"img_path": ["a.png"], "visual_tokens": ["1 2"]}).to_csv(table, index=False)
     with pytest.raises(UserError, match="--workers reads image files"):
         read([str(PRETRAINED), str(table), "--output", str(tmp_path / "r.csv"), "--workers", "2"])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="forked workers: Linux only")
+def test_the_default_is_a_process_per_core_where_each_gets_files() -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert default_workers(torch.device("cpu"), 1000, 64) == min(cores, 15)
+    assert default_workers(torch.device("cpu"), 12, 64) == 1  # fewer files than one batch
+    assert default_workers(torch.device("cuda"), 1000, 64) == 1

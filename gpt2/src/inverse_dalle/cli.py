@@ -121,8 +121,8 @@ def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="processes reading image files, one CPU core each (same readings; CPU only)",
+        help="processes reading image files, one CPU core each (same readings; CPU only); "
+        "default: one per core on Linux when there are files for each, else 1",
     )
 
 

@@ -9,6 +9,8 @@ hands back (text, confidence, ended), so readings are the single process's, in o
 from __future__ import annotations
 
 import multiprocessing
+import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -32,6 +34,14 @@ def _start_worker() -> None:
 def _read_files(images: Sequence[ImageInput]) -> list[Result]:
     assert _reader is not None, "set by read_in_processes before the workers fork"
     return _reader.read_images(images, _batch_size)
+
+
+def default_workers(device: torch.device, images: int, batch_size: int) -> int:
+    """Processes for reading `images` files where they pay: one per core of a CPU on Linux (fork
+    shares the loaded model), no more than there are batches; elsewhere 1."""
+    if device.type != "cpu" or sys.platform != "linux":
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), images // batch_size))
 
 
 def read_in_processes(

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from inverse_dalle.data import check_made_by
 from inverse_dalle.exported import ExportedModel
 from inverse_dalle.ocr import InverseDalleOCR
-from inverse_dalle.process_reading import read_in_processes
+from inverse_dalle.process_reading import default_workers, read_in_processes
 from ocr_common.errors import UserError
 from ocr_common.images import IMAGE_SUFFIXES, list_images
 from ocr_common.tables import read_table, resolve_image_paths
@@ -98,15 +98,16 @@ def read_rows(
     path: str | os.PathLike,
     batch_size: int = 64,
     show_progress: bool = True,
-    workers: int = 1,
+    workers: int | None = None,
 ) -> TableReading:
     """Read every row, CHUNK rows at a time (a progress bar on stderr when `show_progress`);
     image files are tokenised with the bundled VQVAE (`ocr.tta` views of each, voted on), by
-    `workers` processes when more than 1 (process_reading.py: CPU, same readings)."""
+    `workers` processes when more than 1 (process_reading.py: CPU, same readings; None: one
+    per core where that pays, `default_workers`)."""
     path = Path(path)
     rows = load_rows(path)
     if "visual_tokens" in rows.columns:
-        if workers != 1:
+        if workers not in (None, 1):
             raise UserError(f"{path}: --workers reads image files; a token table is read in one")
         if ocr.tta > 1:
             raise UserError(
@@ -123,6 +124,8 @@ def read_rows(
         files = [path / name for name in rows["img_path"]]
     else:
         files = resolve_image_paths(rows, path)
+    if workers is None:
+        workers = default_workers(ocr.device, len(files), batch_size)
     if workers != 1:
         return _table_reading(
             rows, _read_files_in_processes(ocr, files, batch_size, workers, show_progress)
