@@ -116,7 +116,7 @@ def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         metavar="P",
         help="with --tta: read the other views only of images whose first reading's confidence "
-        "is below P (0.9: as accurate, ~0.6× the time on unseen fonts)",
+        "is below P (0.9: as accurate in ~0.7× the time on unseen fonts)",
     )
     parser.add_argument(
         "--workers",
