@@ -8,7 +8,9 @@ that read something else lower it.
 
 Rescoring (`rescore=True`) lets every view judge every candidate instead: each text some view
 read is scored by its log-likelihood summed over all the views (a product of the views' experts,
-`InverseDalleOCR.log_likelihoods`), and the best scored wins, with the vote's confidence for it.
+`InverseDalleOCR.choose_each`), and the best scored wins, with the vote's confidence for it.
+With a threshold (`tta_threshold`), only images whose first reading is unsure get more views
+(`LineReader.read_images`); the others keep that reading and its confidence.
 """
 
 from __future__ import annotations
