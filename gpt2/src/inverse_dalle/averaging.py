@@ -22,8 +22,8 @@ from inverse_dalle.export_format import (
     FORMAT_FILE,
     VOCAB_FILE,
     VQVAE_DIR,
-    check_metadata,
     layout_from_metadata,
+    read_metadata,
 )
 from ocr_common.atomic import atomic_directory
 from ocr_common.errors import UserError
@@ -50,7 +50,7 @@ def average_exports(
     sources = [Path(source) for source in sources]
     if len(sources) < 2:
         raise UserError("averaging needs at least two exported readers")
-    metadata = [_metadata(source) for source in sources]
+    metadata = [read_metadata(source) for source in sources]
     for source, other in zip(sources[1:], metadata[1:], strict=True):
         _check_same_model(sources[0], metadata[0], source, other)
     weights = [load_file(source / WEIGHTS_FILE) for source in sources]
@@ -79,13 +79,6 @@ def average_exports(
         write_json(staging / FORMAT_FILE, {**metadata[0], "averaged_from": list(map(str, sources))})
         (staging / "README.md").write_text(_card(sources, spreads), "utf-8")
     return AveragedReader(output, sum(t.numel() for t in mean.values()), spreads)
-
-
-def _metadata(source: Path) -> dict:
-    path = source / FORMAT_FILE
-    metadata = read_json(path, "not found (not an exported model directory)")
-    check_metadata(metadata, path)
-    return metadata
 
 
 def _check_same_model(first: Path, first_metadata: dict, source: Path, metadata: dict) -> None:

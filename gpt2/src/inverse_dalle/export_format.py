@@ -15,6 +15,7 @@ from typing import Any
 from inverse_dalle.token_format import FORMAT_VERSION, ORDERS, READING_ORDERS, ROWS, TokenLayout
 from inverse_dalle.vocabulary import VOCAB_VERSION, Vocabulary
 from ocr_common.errors import UserError, check_version
+from ocr_common.json_files import read_json
 
 FORMAT_FILE = "inverse_dalle.json"
 VOCAB_FILE = "vocab.txt"
@@ -57,6 +58,14 @@ def check_metadata(metadata: dict[str, Any], path: Path) -> None:
         )
     if metadata.get("order") not in ORDERS:
         raise UserError(f"{path}: order {metadata.get('order')}, this code reads {ORDERS}")
+
+
+def read_metadata(directory: Path) -> dict[str, Any]:
+    """The `inverse_dalle.json` of the export in `directory`, checked (check_metadata)."""
+    path = directory / FORMAT_FILE
+    metadata = read_json(path, "not found (not an exported model directory)")
+    check_metadata(metadata, path)
+    return metadata
 
 
 def layout_from_metadata(metadata: dict[str, Any]) -> TokenLayout:

@@ -15,14 +15,13 @@ from inverse_dalle.export_format import (
     FORMAT_FILE,
     VOCAB_FILE,
     VQVAE_DIR,
-    check_metadata,
     layout_from_metadata,
+    read_metadata,
 )
 from inverse_dalle.model import use_fused_gelu
 from inverse_dalle.token_format import TokenLayout
 from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.errors import UserError
-from ocr_common.json_files import read_json
 from vqvae.tokenizer import ImageTokenizer
 
 
@@ -44,8 +43,7 @@ def load_export(directory: str | os.PathLike, device: str | torch.device = "cpu"
     """Every part of an export, after checking format versions, vocabulary size and order."""
     directory = Path(directory)
     format_path = directory / FORMAT_FILE
-    metadata = read_json(format_path, "not found (not an exported model directory)")
-    check_metadata(metadata, format_path)
+    metadata = read_metadata(directory)
     layout = layout_from_metadata(metadata)
     vocabulary = Vocabulary.load(directory / VOCAB_FILE, metadata["text_unit"])
     if len(vocabulary) != layout.text_vocab_size:

@@ -131,11 +131,11 @@ class InverseDalleOCR(LineReader):
         )
         chosen = []
         for index, (totals, count) in enumerate(supports):
-            texts = list(totals)
+            text = next(iter(totals))  # what every view read, unless contested
             if index in candidates:  # the summed log-likelihood of each text over the views
                 summed = [sum(c) for c in zip(*(next(scores) for _ in grids[index]), strict=True)]
-                texts = [texts[summed.index(max(summed))]]  # ties: the first seen
-            chosen.append((texts[0], totals[texts[0]] / count))
+                text = list(totals)[summed.index(max(summed))]  # ties: the first seen
+            chosen.append((text, totals[text] / count))
         return chosen
 
     def prepare(self, image: Image.Image, view: int = 0) -> torch.Tensor:

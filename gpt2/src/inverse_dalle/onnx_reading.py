@@ -19,11 +19,10 @@ import onnxruntime as ort
 from PIL import Image
 
 from inverse_dalle.export_format import (
-    FORMAT_FILE,
     VOCAB_FILE,
     VQVAE_DIR,
-    check_metadata,
     layout_from_metadata,
+    read_metadata,
 )
 from inverse_dalle.line_reader import LineReader
 from inverse_dalle.onnx_export import CACHED_READER_FILE, ENCODER_FILE, ONNX_DIR, READER_FILE
@@ -85,9 +84,7 @@ class OnnxOCR(LineReader):
         whole sequence each step."""
         directory = Path(directory)
         onnx_dir = Path(onnx_dir) if onnx_dir is not None else directory / ONNX_DIR
-        format_path = directory / FORMAT_FILE
-        metadata = read_json(format_path, "not found (not an exported model directory)")
-        check_metadata(metadata, format_path)
+        metadata = read_metadata(directory)
         if metadata["order"] != IMAGE_TO_TEXT:
             raise UserError(f"{directory}: order {metadata['order']}; reading needs a reader")
         vocabulary = Vocabulary.load(directory / VOCAB_FILE, metadata["text_unit"])
