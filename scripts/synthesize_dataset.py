@@ -33,6 +33,14 @@ def parse_args() -> argparse.Namespace:
         help="share of training images with sign/photo effects (outlines, shadows, perspective, "
         "textures, glare, blur, low resolution, crops); validation and test never get them",
     )
+    parser.add_argument(
+        "--glyph-variation",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of training images whose glyphs are drawn bolder or lighter, narrower or "
+        "wider, slanted or warped, as another face would; validation and test never get it",
+    )
     return parser.parse_args()
 
 
@@ -52,6 +60,7 @@ def main() -> None:
         plain=args.plain,
         font_family=args.font_family,
         sign_share=args.sign_effects,
+        variation_share=args.glyph_variation,
     )
     print(report.summary())
 

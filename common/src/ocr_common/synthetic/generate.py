@@ -44,6 +44,7 @@ class _Job:
     vertical_share: float
     plain: bool
     sign_share: float  # of the training images, drawn with sign_effects
+    variation_share: float  # of the training images, drawn with glyph_variation
     fonts: dict[str, tuple[FontFace, ...]]
     sampler: TextSampler
     name_width: int
@@ -100,8 +101,11 @@ def _make_item(job: _Job, split: str, index: int) -> tuple[dict[str, str], int]:
         raise RuntimeError(f"{split} item {index}: no font among {len(fonts)} draws the texts")
     # Only training images get sign effects: validation and test stay comparable across runs.
     signs = split == "train" and job.sign_share > 0 and bool(rng.random() < job.sign_share)
+    varied = (
+        split == "train" and job.variation_share > 0 and bool(rng.random() < job.variation_share)
+    )
     image = render_text_image(
-        text, face, vertical, rng, job.min_height, job.max_height, job.plain, signs=signs
+        text, face, vertical, rng, job.min_height, job.max_height, job.plain, signs, varied
     )
     relative = f"images/{split}/{index:0{job.name_width}d}.png"
     with atomic_path(job.output_dir / relative) as tmp:
@@ -187,17 +191,20 @@ def synthesize(
     plain: bool = False,
     font_family: str | None = None,
     sign_share: float = 0.0,
+    variation_share: float = 0.0,
 ) -> SynthesisReport:
     """Write `output_dir/{train,validation,test-heldout-fonts}.csv` and their PNG images.
 
     `plain`: black on white, upright, sharp; `font_family`: only fonts whose name matches it;
-    `sign_share`: the share of training images drawn with sign and photo effects.
+    `sign_share`: the share of training images drawn with sign and photo effects;
+    `variation_share`: the share drawn with glyph-shape variation (weight, width, slant, warp).
     """
     started = time.perf_counter()
     counts = {"train": num_train, "validation": num_validation, "test-heldout-fonts": num_test}
     _check_arguments(counts, seed, workers, (min_height, max_height), vertical_share)
-    if not 0.0 <= sign_share <= 1.0:
-        raise UserError(f"sign-effect share must be between 0 and 1, not {sign_share}")
+    for name, share in (("sign-effect", sign_share), ("glyph-variation", variation_share)):
+        if not 0.0 <= share <= 1.0:
+            raise UserError(f"{name} share must be between 0 and 1, not {share}")
     sampler = TextSampler()
     job = _Job(
         output_dir=Path(output_dir),
@@ -207,6 +214,7 @@ def synthesize(
         vertical_share=vertical_share,
         plain=plain,
         sign_share=sign_share,
+        variation_share=variation_share,
         fonts=_fonts_for(counts, font_family),
         sampler=sampler,
         name_width=max(6, len(str(max(counts.values()) - 1))),

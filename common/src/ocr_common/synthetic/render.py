@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from ocr_common.fonts import FontFace
-from ocr_common.synthetic import sign_effects
+from ocr_common.synthetic import glyph_variation, sign_effects
 
 MIN_CONTRAST = (
     3.0  # WCAG 2 ratio asked of large text: https://www.w3.org/TR/WCAG21/#contrast-minimum
@@ -112,15 +112,20 @@ def render_text_image(
     max_height: int = 64,
     plain: bool = False,
     signs: bool = False,
+    varied: bool = False,
 ) -> Image.Image:
     """An RGB crop of `text`; the font size (text height in px) is drawn from the given range.
 
     `plain`: black on white, upright and sharp (one look per font, e.g. for a drawer to learn).
     `signs`: what photographed signs show (`sign_effects`); without it the random draws, and so
     the images of a seed, are those of an ordinary render.
+    `varied`: the glyphs drawn bolder or lighter, narrower or wider, slanted or warped
+    (`glyph_variation`), as another face would draw them.
     """
     size = int(rng.integers(min_height, max_height + 1))
     mask = text_mask(text, face, size, vertical)
+    if varied:
+        mask = glyph_variation.varied(mask, size, vertical, rng)
     if plain:
         mask = ImageOps.invert(_with_margins(mask, size, vertical, rng))
         return Image.merge("RGB", (mask, mask, mask))
