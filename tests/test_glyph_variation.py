@@ -69,9 +69,14 @@ def test_varied_masks_are_deterministic_and_keep_the_ink(mask: Image.Image) -> N
 
 def _tables(folder: Path, share: float) -> dict[str, pd.DataFrame]:
     synthesize(
-        folder, num_train=10, num_validation=3, num_test=3, workers=1, progress=False,
+        folder,
+        num_train=10,
+        num_validation=3,
+        num_test=3,
+        workers=1,
+        progress=False,
         variation_share=share,
-    )  # fmt: skip
+    )
     return {
         s: pd.read_csv(folder / f"{s}.csv") for s in ("train", "validation", "test-heldout-fonts")
     }

@@ -99,11 +99,8 @@ def _make_item(job: _Job, split: str, index: int) -> tuple[dict[str, str], int]:
             break
     else:
         raise RuntimeError(f"{split} item {index}: no font among {len(fonts)} draws the texts")
-    # Only training images get sign effects: validation and test stay comparable across runs.
-    signs = split == "train" and job.sign_share > 0 and bool(rng.random() < job.sign_share)
-    varied = (
-        split == "train" and job.variation_share > 0 and bool(rng.random() < job.variation_share)
-    )
+    signs = _drawn_for_share(split, job.sign_share, rng)
+    varied = _drawn_for_share(split, job.variation_share, rng)
     image = render_text_image(
         text, face, vertical, rng, job.min_height, job.max_height, job.plain, signs, varied
     )
@@ -113,6 +110,13 @@ def _make_item(job: _Job, split: str, index: int) -> tuple[dict[str, str], int]:
     orientation = "vertical" if vertical else "horizontal"
     row = {"img_path": relative, "text": text, "orientation": orientation, "font": face.name}
     return {**row, "source": source}, draws
+
+
+def _drawn_for_share(split: str, share: float, rng: np.random.Generator) -> bool:
+    """Whether this image gets an effect meant for `share` of the training images. Validation and
+    test never do, so they stay comparable across runs; a share of 0 draws nothing from `rng`,
+    so a seed's images stay what they were before the effect existed."""
+    return split == "train" and share > 0 and bool(rng.random() < share)
 
 
 def _render_chunk(task: tuple[str, int, int]) -> tuple[str, list[dict[str, str]], int]:
