@@ -119,6 +119,12 @@ def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
         "is below P (0.9: as accurate in ~0.7× the time on unseen fonts)",
     )
     parser.add_argument(
+        "--tiles",
+        action="store_true",
+        help="check each long line's reading against overlapping tiles of the line, each read "
+        "with the whole token budget (~2× slower on long lines)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         help="processes reading image files, one CPU core each (same readings; CPU only); "
@@ -144,7 +150,13 @@ def read(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
     check_table_suffix(Path(args.output))
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
     ocr = InverseDalleOCR.from_pretrained(
-        args.model_dir, args.device, args.beams, args.tta, args.rescore, args.tta_threshold
+        args.model_dir,
+        args.device,
+        args.beams,
+        args.tta,
+        args.rescore,
+        args.tta_threshold,
+        args.tiles,
     )
     result = read_rows(ocr, args.inputs, args.batch_size, workers=args.workers)
     predictions = readings_table(result)
@@ -175,7 +187,13 @@ def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> None
         check_table_suffix(Path(args.predictions))
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
     ocr = InverseDalleOCR.from_pretrained(
-        args.model_dir, args.device, args.beams, args.tta, args.rescore, args.tta_threshold
+        args.model_dir,
+        args.device,
+        args.beams,
+        args.tta,
+        args.rescore,
+        args.tta_threshold,
+        args.tiles,
     )
     result = read_rows(ocr, args.table, args.batch_size, workers=args.workers)
     rows = result.rows

@@ -99,7 +99,8 @@ class LineReader:
         """(text, confidence, ended) of each image, None where it cannot be read: its `tta` views
         voted on, or with `tta_threshold` the image alone where that reading is sure enough."""
         if self.tta_threshold is None:
-            return self.read_views(self.tokenize_views(images, batch_size), batch_size)
+            views = self.tokenize_views(images, batch_size)
+            return self.refine(images, self.read_views(views, batch_size), views, batch_size)
         first = self.tokenize_each(images, batch_size)
         known = [i for i, grid in enumerate(first) if grid is not None]
         grids = {i: [first[i]] for i in known}
@@ -114,7 +115,23 @@ class LineReader:
             read[i] += extra
         decided = self._decide([read[i] for i in known], [grids[i] for i in known], batch_size)
         results = dict(zip(known, decided, strict=True))
-        return [results.get(i) for i in range(len(images))]
+        return self.refine(
+            images,
+            [results.get(i) for i in range(len(images))],
+            [grids.get(i) for i in range(len(images))],
+            batch_size,
+        )
+
+    def refine(
+        self,
+        images: Sequence[ImageInput],
+        results: list[tuple[str, float, bool] | None],
+        views: Sequence[list[Grid] | None],
+        batch_size: int = 64,
+    ) -> list[tuple[str, float, bool] | None]:
+        """The readings of `images` (from the grids of their `views`), as a subclass may revise
+        them (InverseDalleOCR's tiles); here unchanged."""
+        return results
 
     def _read(self, views: list[list[Grid]], batch_size: int) -> list[list[tuple[str, Reading]]]:
         """Each image's views' (text, reading), all views read in one pass."""

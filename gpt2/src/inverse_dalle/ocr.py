@@ -17,6 +17,7 @@ from inverse_dalle.reading import (
     read_grids,
     text_log_likelihoods,
 )
+from inverse_dalle.tiling import revise_by_tiles
 from inverse_dalle.token_format import IMAGE_TO_TEXT, TokenLayout
 from inverse_dalle.vocabulary import Vocabulary
 from inverse_dalle.voting import support
@@ -38,6 +39,7 @@ class InverseDalleOCR(LineReader):
         tta: int = 1,
         rescore: bool = False,
         tta_threshold: float | None = None,
+        tiles: bool = False,
     ) -> None:
         if beams < 1:
             raise UserError(f"beams must be at least 1, not {beams}")
@@ -48,6 +50,7 @@ class InverseDalleOCR(LineReader):
         self.beams = beams  # 1: greedy reading; more: beam search (beam_reading.py)
         self.set_tta(tta, tta_threshold)  # views per image, voted on (line_reader.py)
         self.rescore = rescore  # every view scores every view's reading (voting.py)
+        self.tiles = tiles  # long lines' readings checked tile by tile (tiling.py)
 
     @classmethod
     def from_pretrained(
@@ -58,12 +61,14 @@ class InverseDalleOCR(LineReader):
         tta: int = 1,
         rescore: bool = False,
         tta_threshold: float | None = None,
+        tiles: bool = False,
     ) -> InverseDalleOCR:
         """The reader in `directory` on `device` (None: cuda when available, else cpu), reading
         greedily or, with `beams` > 1, by beam search; with `tta` > 1 it reads that many views of
         each image and votes (both cost about as many times the reading time), or with `rescore`
         keeps the reading all views find most likely (about 1.3× more again); `tta_threshold`
-        reads the other views only of images whose first reading is less sure than that."""
+        reads the other views only of images whose first reading is less sure than that; `tiles`
+        checks the readings of long lines against tiles of them (tiling.py)."""
         exported = load_export(directory, resolve_device(device))
         if exported.order != IMAGE_TO_TEXT:
             raise UserError(
@@ -79,6 +84,7 @@ class InverseDalleOCR(LineReader):
             tta,
             rescore,
             tta_threshold,
+            tiles,
         )
 
     @property
@@ -137,6 +143,18 @@ class InverseDalleOCR(LineReader):
                 text = list(totals)[summed.index(max(summed))]  # ties: the first seen
             chosen.append((text, totals[text] / count))
         return chosen
+
+    def refine(
+        self,
+        images: Sequence[ImageInput],
+        results: list[tuple[str, float, bool] | None],
+        views: Sequence[list[list[list[int]]] | None],
+        batch_size: int = 64,
+    ) -> list[tuple[str, float, bool] | None]:
+        """With `tiles`, each long line's reading checked against its tiles' (tiling.py)."""
+        if not self.tiles:
+            return results
+        return revise_by_tiles(self, images, results, views, batch_size)
 
     def prepare(self, image: Image.Image, view: int = 0) -> torch.Tensor:
         return self._bundled_tokenizer().prepare(image, view)
