@@ -21,6 +21,8 @@ from inverse_dalle.tiling import (
     candidates,
     tile_boxes,
 )
+from ocr_common.errors import UserError
+from vqvae.cli import tokenize
 
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "pretrained" / "korean-ocr-tiny"
@@ -135,3 +137,13 @@ def test_predict_tiles_reads_the_examples_better(tmp_path) -> None:
         assert len(readings) == len(truth)
         right[bool(flags)] = int((readings["text_x"] == readings["text_y"]).sum())
     assert right[True] > right[False]
+
+
+def test_tiles_need_image_files_not_a_token_table(tmp_path) -> None:
+    table = tmp_path / "tokens.parquet"
+    labels = str(EXAMPLES / "labels.csv")
+    tokenize(
+        [str(PRETRAINED / "vqvae"), "--dataset", labels, "--output", str(table), "--no-progress"]
+    )
+    with pytest.raises(UserError, match="tiles are cut from image files"):
+        read([str(PRETRAINED), str(table), "--output", str(tmp_path / "r.csv"), "--tiles"])

@@ -114,6 +114,8 @@ def read_rows(
                 f"{path}: a token table holds one view per row; test-time augmentation reads "
                 "image files (or tokenise with --use-tta and merge with predict --merge-tta)"
             )
+        if ocr.tiles:
+            raise UserError(f"{path}: tiles are cut from image files; a token table has none")
         check_token_table(ocr, path)
         views = [[grid] for grid in _grids_from_tokens(ocr, rows, path)]
         read_grids = partial(ocr.read_views, batch_size=batch_size)
