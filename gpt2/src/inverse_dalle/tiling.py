@@ -32,6 +32,9 @@ TILE_LENGTH = 2.2  # line heights; chosen on validation lines (2.7 read 1 point 
 OVERLAP = 1.0  # line heights shared by neighbouring tiles: every glyph is whole in one of them
 SNAP = 0.2  # line heights a cut may move to fall where there is least ink
 MAX_CANDIDATES = 32  # substitution combinations scored per line
+# Readings at least this confident are kept untiled: the tiles changed 1 of the 558 such validation
+# readings (for the worse) and none of the 437 on held-out fonts.
+SURE = 0.9
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom
 Span = tuple[int, int]  # characters [start, end) of the line's reading that a tile covers
@@ -120,13 +123,13 @@ def revise_by_tiles(
     views: Sequence[list[Grid] | None],
     batch_size: int = 64,
 ) -> list[tuple[str, float, bool] | None]:
-    """`results` (text, confidence, ended) of `images`, each long line's reading replaced by the
-    candidate with the largest log-likelihood over the line's views (their mean) and its tiles
-    (their sum). A reading it changes gets the probability of its tokens under the line (their
-    geometric mean over the views) as its confidence."""
+    """`results` (text, confidence, ended) of `images`, each unsure long line's reading replaced
+    by the candidate with the largest log-likelihood over the line's views (their mean) and its
+    tiles (their sum). A reading it changes gets the probability of its tokens under the line
+    (their geometric mean over the views) as its confidence."""
     lines, crops = [], []  # the long lines' indices; their tiles' images
     for index, result in enumerate(results):
-        if result is not None and result[0]:
+        if result is not None and result[0] and result[1] < SURE:
             loaded = load_image(images[index])
             boxes = tile_boxes(loaded)
             if boxes:
