@@ -76,6 +76,7 @@ def test_align_finds_the_tiles_span_and_its_substitutions() -> None:
     assert align("가나 다라", "X나다") == ((0, 4), [(0, "X")])  # "가나 다"
     assert align("가 나다", "가X나디") == ((0, 4), [(3, "디")])  # a space is never replaced
     assert align("가나다", "마바") == (None, [])
+    assert align("가나", "다라") == (None, [])  # unanchored: no span, nothing proposed
 
 
 def test_candidates_are_the_line_then_each_combination() -> None:

@@ -81,6 +81,8 @@ def align(line: str, tile: str) -> tuple[Span | None, list[tuple[int, str]]]:
     character for character and differ (spaces excluded: the tiles lose them at their cuts)."""
     matcher = difflib.SequenceMatcher(None, line, tile, autojunk=False)
     blocks = [block for block in matcher.get_matching_blocks() if block.size]
+    if not blocks:  # nothing to anchor it: it would propose a whole other text
+        return None, []
     substitutions = [
         (i1 + offset, tile[j1 + offset])
         for op, i1, i2, j1, j2 in matcher.get_opcodes()
@@ -88,8 +90,6 @@ def align(line: str, tile: str) -> tuple[Span | None, list[tuple[int, str]]]:
         for offset in range(i2 - i1)
         if " " not in (line[i1 + offset], tile[j1 + offset])
     ]
-    if not blocks:
-        return None, substitutions
     first, last = blocks[0], blocks[-1]
     start = first.a - first.b  # the tile's unmatched head lies before its first match
     end = last.a + last.size + (len(tile) - last.b - last.size)
