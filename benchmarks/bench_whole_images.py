@@ -1,6 +1,7 @@
 """Whole images: line detection recall and end-to-end word accuracy on synthetic scenes.
 
-    python benchmarks/bench_whole_images.py [--model pretrained/korean-ocr-tiny] [--scenes 100]
+    python benchmarks/bench_whole_images.py [--model pretrained/korean-ocr-tiny] [--scenes 100] \
+        [--plain] [--tiles]
 
 Scenes (ocr_common.synthetic.scenes) hold 2–6 horizontal lines in the held-out fonts, on sign
 panels or (--plain) printed black on white. A true line is found when at least half of a detected
@@ -62,10 +63,11 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--plain", action="store_true", help="printed lines, not sign panels")
+    parser.add_argument("--tiles", action="store_true", help="our reader with --tiles")
     parser.add_argument("--output", default="benchmarks/results/whole_images.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    ocr = InverseDalleOCR.from_pretrained(args.model)
+    ocr = InverseDalleOCR.from_pretrained(args.model, tiles=args.tiles)
     references: list[str] = []
     readings: dict[str, list[str]] = {k: [] for k in ("ours", "ours_true", "tess", "tess_true")}
     found = {"ours": [0, 0], "tess": [0, 0]}  # lines found at IoU 0.3 and 0.5
@@ -109,6 +111,7 @@ def main() -> None:
         "lines": n,
         "seed": args.seed,
         "plain": args.plain,
+        "tiles": args.tiles,
         "detection": {
             name: {
                 "recall": hits[0] / n,

@@ -21,7 +21,9 @@ from inverse_dalle.pages import (
     detect_lines,
     draw_readings,
     read_boxed_images,
+    read_lines,
 )
+from ocr_common.images import load_image
 from ocr_common.synthetic.scenes import write_scenes
 from ocr_common.tesseract import tesseract_available
 
@@ -140,3 +142,18 @@ def test_read_page_wants_images_or_boxes(capsys: pytest.CaptureFixture) -> None:
 
     with pytest.raises(UserError, match="give either IMAGES"):
         dispatch(["read-page", str(PRETRAINED)])
+
+
+def test_read_page_tiles_reads_each_line_as_the_tiled_reader_does(
+    scenes: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "lines.csv"
+    args = ["read-page", str(PRETRAINED), "--boxes", str(scenes), "--output", str(output)]
+    dispatch([*args, "--tiles"])
+    tiled = InverseDalleOCR.from_pretrained(PRETRAINED, tiles=True)
+    expected = [
+        reading.text
+        for path, labelled in boxes_from_table(scenes).items()
+        for reading in read_lines(tiled, load_image(path), [box for box, _ in labelled])
+    ]
+    assert list(pd.read_csv(output, keep_default_na=False)["text"]) == expected

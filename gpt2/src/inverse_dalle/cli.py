@@ -302,6 +302,9 @@ def read_page(argv: Sequence[str] | None = None, prog: str | None = None) -> Non
     parser.add_argument("--output", default="lines.csv", help=".csv, .parquet or .json")
     parser.add_argument("--draw", help="folder for each image with its boxes and readings")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--tiles", action="store_true", help="check long lines' readings against tiles of them"
+    )
     args = parser.parse_args(argv)
     _check_batch_size(args.batch_size)
     if bool(args.images) == bool(args.boxes):
@@ -310,7 +313,7 @@ def read_page(argv: Sequence[str] | None = None, prog: str | None = None) -> Non
     if output.suffix.lower() != ".json":
         check_table_suffix(output)
     transformers_logging.disable_progress_bar()
-    ocr = InverseDalleOCR.from_pretrained(args.model_dir)
+    ocr = InverseDalleOCR.from_pretrained(args.model_dir, tiles=args.tiles)
     if args.boxes:
         grouped, skipped = load_boxes(Path(args.boxes), args.image_dir)
         if skipped:
