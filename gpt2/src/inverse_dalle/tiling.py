@@ -7,7 +7,8 @@ Their readings propose single-character substitutions of the line's reading; eac
 scored by log P(candidate | line) + Σ log P(the part of the candidate a tile covers | tile), a
 product of experts over the line and its tiles, and the best one is kept. A tile alone does not
 decide: its cut ends misread, and it loses the spaces at them; the line keeps the length and
-layout of the reading, the tiles vote on the glyphs they see larger.
+layout of the reading, the tiles vote on the glyphs they see larger. Readings at least SURE are
+left as they are: the tiles almost never change them.
 """
 
 from __future__ import annotations
