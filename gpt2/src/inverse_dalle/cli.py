@@ -132,6 +132,19 @@ def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _reader_from(args: argparse.Namespace) -> InverseDalleOCR:
+    """The reader that `_add_reading_arguments` and `add_device_argument` describe."""
+    return InverseDalleOCR.from_pretrained(
+        args.model_dir,
+        args.device,
+        args.beams,
+        args.tta,
+        args.rescore,
+        args.tta_threshold,
+        args.tiles,
+    )
+
+
 def read(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
     parser = command_parser(READ_DESCRIPTION, READ_EXAMPLES, prog)
     parser.add_argument("model_dir", help="exported model directory (src/export.py)")
@@ -149,15 +162,7 @@ def read(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
     _check_batch_size(args.batch_size)
     check_table_suffix(Path(args.output))
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
-    ocr = InverseDalleOCR.from_pretrained(
-        args.model_dir,
-        args.device,
-        args.beams,
-        args.tta,
-        args.rescore,
-        args.tta_threshold,
-        args.tiles,
-    )
+    ocr = _reader_from(args)
     result = read_rows(ocr, args.inputs, args.batch_size, workers=args.workers)
     predictions = readings_table(result)
     if args.merge_tta:
@@ -186,15 +191,7 @@ def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> None
     if args.predictions:
         check_table_suffix(Path(args.predictions))
     transformers_logging.disable_progress_bar()  # stderr stays for errors and our summary
-    ocr = InverseDalleOCR.from_pretrained(
-        args.model_dir,
-        args.device,
-        args.beams,
-        args.tta,
-        args.rescore,
-        args.tta_threshold,
-        args.tiles,
-    )
+    ocr = _reader_from(args)
     result = read_rows(ocr, args.table, args.batch_size, workers=args.workers)
     rows = result.rows
     if "text" not in rows.columns:

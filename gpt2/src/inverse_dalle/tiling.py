@@ -136,7 +136,7 @@ def revise_by_tiles(
             if boxes:
                 lines.append(index)
                 crops.append([loaded.crop(box) for box in boxes])
-    flat = ocr.encode([ocr.prepare(tile) for mine in crops for tile in mine], batch_size)
+    flat = ocr.tokenize_each([tile for mine in crops for tile in mine], batch_size)
     tile_texts = iter(ocr.text(reading) for reading in ocr.read_grids(flat, batch_size))
     tile_grids = iter(flat)
     scored: list[tuple[list[list[int]], list[list[int]]]] = []  # (grid, its texts' ids)
@@ -145,14 +145,14 @@ def revise_by_tiles(
         line = results[index][0]
         aligned = [(align(line, next(tile_texts)), next(tile_grids)) for _ in mine]
         proposed = [s for (_, substitutions), _ in aligned for s in substitutions]
-        options = [
-            text
+        fitting = [
+            (text, ids)
             for text in candidates(line, proposed)
-            if len(ocr.vocabulary.encode(text)) <= ocr.layout.max_text_length
+            if len(ids := ocr.vocabulary.encode(text)) <= ocr.layout.max_text_length
         ]
-        if len(options) < 2:
+        if len(fitting) < 2:
             continue
-        encoded = [ocr.vocabulary.encode(text) for text in options]
+        options, encoded = [text for text, _ in fitting], [ids for _, ids in fitting]
         scored += [(grid, encoded) for grid in views[index]]
         spans = [(span, grid) for (span, _), grid in aligned if span is not None]
         for (start, end), grid in spans:
