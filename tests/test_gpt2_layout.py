@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -24,12 +25,16 @@ from inverse_dalle.config import InverseDalleConfig, derived_n_positions
 from inverse_dalle.data import resolve_layout
 from inverse_dalle.exported import load_export
 from inverse_dalle.lightning_module import layout_for
+from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.token_format import TokenLayout
 from inverse_dalle.training import train
 from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.config import ConfigError, load_config
 from ocr_common.errors import UserError
-from vqvae.token_table import read_meta, write_meta
+from vqvae import VQVAE, ImageTokenizer
+from vqvae.config import CoderConfig, ModelConfig, QuantizerConfig
+from vqvae.token_table import grid_to_string, read_meta, write_meta
+from vqvae.tokenize_table import tokenize_table
 
 SHIPPED = ROOT / "pretrained" / "korean-ocr-tiny"
 CONFIGS = ROOT / "gpt2" / "config"
@@ -153,3 +158,35 @@ def test_the_shipped_configs_resolve_to_the_shipped_layout(name: str, tmp_path: 
     assert layout == shipped.layout
     assert resolved.model.n_positions == shipped.model.config.n_positions == 176
     assert derived_n_positions(128, 40) == 176
+
+
+def test_an_export_tokenises_images_in_its_tables_budget(
+    one_thread: None, synthetic_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tables tokenised in a budget other than the VQVAE's own (`vqvae/src/predict.py
+    --max-length`): the export bundles the VQVAE with the tables' budget, so an image file
+    becomes exactly the grid its table row holds (before: the VQVAE's own, grids the reader
+    never saw)."""
+    torch.manual_seed(0)
+    coder = CoderConfig(num_layers=[1, 1, 1], hidden_dims=[8, 8, 8])
+    quantizer = QuantizerConfig(num_embeddings=64, embedding_dim=8, factorized_dim=4)
+    vqvae = VQVAE(ModelConfig(coder, coder, quantizer))
+    ImageTokenizer(vqvae, max_visual_length=16).save_pretrained(tmp_path / "vqvae")
+    for split in ("train", "validation"):
+        tokenize_table(
+            ImageTokenizer(vqvae, max_visual_length=32),
+            synthetic_dataset / f"{split}.csv",
+            tmp_path / f"{split}.parquet",
+            progress=False,
+        )
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY_GPT2_CONFIG.format(folder=tmp_path))
+    train(_load(config, "train.max_steps=1"), tmp_path / "run")
+    export = tmp_path / "export"
+    run_script("export.py", config, tmp_path / "run" / "last.ckpt", export, monkeypatch=monkeypatch)
+    bundled = json.loads((export / "vqvae" / "config.json").read_text())
+    assert bundled["max_length"] == 32
+    table = pd.read_parquet(tmp_path / "validation.parquet")
+    images = [tmp_path / path for path in table["img_path"]]  # relative to the table
+    grids = InverseDalleOCR.from_pretrained(export, "cpu").tokenize(images)
+    assert [grid_to_string(grid) for grid in grids] == list(table["visual_tokens"])

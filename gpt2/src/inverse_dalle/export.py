@@ -22,7 +22,7 @@ from ocr_common.atomic import atomic_directory, check_replaceable
 from ocr_common.config import config_to_dict
 from ocr_common.errors import UserError
 from ocr_common.json_files import write_json
-from vqvae.token_table import check_codebook
+from vqvae.token_table import check_codebook, meta_path, read_meta
 
 # Keys of the config that shape the model or its inputs: the checkpoint's values must match.
 CHECKED_KEYS = {
@@ -203,6 +203,9 @@ def export_model(
         from vqvae import ImageTokenizer  # only an export that bundles a VQVAE needs it
 
         tokenizer = ImageTokenizer.from_pretrained(vqvae_dir)
+        tables = config.data.train_dataset
+        if meta_path(tables).is_file():  # images must become grids like the tables' rows
+            tokenizer = ImageTokenizer(tokenizer.model, read_meta(tables).max_visual_length)
         check_codebook(
             f"{vqvae_dir}: VQVAE",
             tokenizer.num_codes,
