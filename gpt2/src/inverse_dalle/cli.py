@@ -118,17 +118,22 @@ def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --tta: read the other views only of images whose first reading's confidence "
         "is below P (0.9: as accurate in ~0.7× the time on unseen fonts)",
     )
-    parser.add_argument(
-        "--tiles",
-        action="store_true",
-        help="check each long line's reading against overlapping tiles of the line, each read "
-        "with the whole token budget (~2× slower on long lines)",
-    )
+    _add_tiles_argument(parser)
     parser.add_argument(
         "--workers",
         type=int,
         help="processes reading image files, one CPU core each (same readings; CPU only); "
         "default: one per core on Linux when there are files for each, else 1",
+    )
+
+
+def _add_tiles_argument(parser: argparse.ArgumentParser) -> None:
+    """`--tiles`, for the line readers and read-page alike."""
+    parser.add_argument(
+        "--tiles",
+        action="store_true",
+        help="check each long line's reading against overlapping tiles of the line, each read "
+        "with the whole token budget (~2× slower on long lines)",
     )
 
 
@@ -299,9 +304,7 @@ def read_page(argv: Sequence[str] | None = None, prog: str | None = None) -> Non
     parser.add_argument("--output", default="lines.csv", help=".csv, .parquet or .json")
     parser.add_argument("--draw", help="folder for each image with its boxes and readings")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument(
-        "--tiles", action="store_true", help="check long lines' readings against tiles of them"
-    )
+    _add_tiles_argument(parser)
     args = parser.parse_args(argv)
     _check_batch_size(args.batch_size)
     if bool(args.images) == bool(args.boxes):

@@ -205,7 +205,7 @@ def export_model(
         tokenizer = ImageTokenizer.from_pretrained(vqvae_dir)
         tables = config.data.train_dataset
         if meta_path(tables).is_file():  # images must become grids like the tables' rows
-            tokenizer = ImageTokenizer(tokenizer.model, read_meta(tables).max_visual_length)
+            tokenizer.max_visual_length = read_meta(tables).max_visual_length
         check_codebook(
             f"{vqvae_dir}: VQVAE",
             tokenizer.num_codes,
