@@ -160,33 +160,45 @@ def test_the_shipped_configs_resolve_to_the_shipped_layout(name: str, tmp_path: 
     assert derived_n_positions(128, 40) == 176
 
 
+@pytest.mark.parametrize("on_the_command_line", [False, True])
 def test_an_export_tokenises_images_in_its_tables_budget(
-    one_thread: None, synthetic_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    one_thread: None,
+    synthetic_dataset: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    on_the_command_line: bool,
 ) -> None:
     """Tables tokenised in a budget other than the VQVAE's own (`vqvae/src/predict.py
     --max-length`): the export bundles the VQVAE with the tables' budget, so an image file
     becomes exactly the grid its table row holds (before: the VQVAE's own, grids the reader
-    never saw)."""
+    never saw). Also when the training command named the tables (`data.train_dataset=…`) and
+    the YAML file names others, in the VQVAE's budget: the checkpoint's record decides."""
     torch.manual_seed(0)
     coder = CoderConfig(num_layers=[1, 1, 1], hidden_dims=[8, 8, 8])
     quantizer = QuantizerConfig(num_embeddings=64, embedding_dim=8, factorized_dim=4)
     vqvae = VQVAE(ModelConfig(coder, coder, quantizer))
     ImageTokenizer(vqvae, max_visual_length=16).save_pretrained(tmp_path / "vqvae")
-    for split in ("train", "validation"):
-        tokenize_table(
-            ImageTokenizer(vqvae, max_visual_length=32),
-            synthetic_dataset / f"{split}.csv",
-            tmp_path / f"{split}.parquet",
-            progress=False,
-        )
+    trained_on = tmp_path / "b32" if on_the_command_line else tmp_path
+    budgets = {trained_on: 32, tmp_path: 16} if on_the_command_line else {tmp_path: 32}
+    for folder, budget in budgets.items():
+        folder.mkdir(exist_ok=True)
+        for split in ("train", "validation"):
+            tokenize_table(
+                ImageTokenizer(vqvae, max_visual_length=budget),
+                synthetic_dataset / f"{split}.csv",
+                folder / f"{split}.parquet",
+                progress=False,
+            )
     config = tmp_path / "tiny.yaml"
     config.write_text(TINY_GPT2_CONFIG.format(folder=tmp_path))
-    train(_load(config, "train.max_steps=1"), tmp_path / "run")
+    tables = [f"data.{key}_dataset={trained_on / split}.parquet" for key, split in
+              (("train", "train"), ("val", "validation"))]  # fmt: skip
+    train(_load(config, "train.max_steps=1", *tables), tmp_path / "run")
     export = tmp_path / "export"
     run_script("export.py", config, tmp_path / "run" / "last.ckpt", export, monkeypatch=monkeypatch)
     bundled = json.loads((export / "vqvae" / "config.json").read_text())
     assert bundled["max_length"] == 32
-    table = pd.read_parquet(tmp_path / "validation.parquet")
-    images = [tmp_path / path for path in table["img_path"]]  # relative to the table
+    table = pd.read_parquet(trained_on / "validation.parquet")
+    images = [trained_on / path for path in table["img_path"]]  # relative to the table
     grids = InverseDalleOCR.from_pretrained(export, "cpu").tokenize(images)
     assert [grid_to_string(grid) for grid in grids] == list(table["visual_tokens"])

@@ -44,6 +44,16 @@ def check_same_model(config: InverseDalleConfig, module: OCRModule) -> None:
                 )
 
 
+def training_tables(module: OCRModule, config: InverseDalleConfig) -> str | None:
+    """The token table the checkpoint was trained on, as its own config records it (a
+    `data.train_dataset=…` given on the training command line is there, not in the YAML file),
+    else the given config's; None where neither has a .meta.json."""
+    for tables in (module.config.data.train_dataset, config.data.train_dataset):
+        if tables and meta_path(tables).is_file():
+            return tables
+    return None
+
+
 def build_tokenizer(vocabulary: Vocabulary, layout: TokenLayout) -> PreTrainedTokenizerFast:
     """A character-level fast tokenizer over the whole id space ([ROW], [IMG_PAD], codes too)."""
     names = [*vocabulary.tokens, "[ROW]", "[IMG_PAD]"]
@@ -203,8 +213,8 @@ def export_model(
         from vqvae import ImageTokenizer  # only an export that bundles a VQVAE needs it
 
         tokenizer = ImageTokenizer.from_pretrained(vqvae_dir)
-        tables = config.data.train_dataset
-        if meta_path(tables).is_file():  # images must become grids like the tables' rows
+        tables = training_tables(module, config)
+        if tables is not None:  # images must become grids like the tables' rows
             tokenizer.max_visual_length = read_meta(tables).max_visual_length
         check_codebook(
             f"{vqvae_dir}: VQVAE",
