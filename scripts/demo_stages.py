@@ -3,7 +3,9 @@ README documents and returns the figures it produced. Everything is written unde
 
 A run either trains everything from nothing (VQVAE, then the reader), or, with
 `Preset.start_from`, continues a shipped reader: its bundled VQVAE tokenises the data and its
-weights start the reader, so a first run on a laptop ends with a reader that reads.
+weights start the reader, so a first run on a laptop ends with a reader that reads. With
+`Preset.vqvae_from` a shipped VQVAE tokenises and a new reader is trained from nothing (the GPU
+recipe).
 """
 
 from __future__ import annotations
@@ -47,6 +49,18 @@ class Preset:
     start_from: str | None = None  # an exported reader to continue (relative to the repository)
     sign_share: float = 0.0  # of the training images, drawn like photographed signs
     gpt2_lr: float | None = None  # peak learning rate of the reader (None: the config's)
+    gpt2_overrides: tuple[str, ...] = ()  # more `key=value` for the reader's config
+    glyph_variation: float = 0.0  # share of the training images drawn as another face would
+    # An exported VQVAE that makes the tokens of a reader trained from nothing (relative to the
+    # repository); `start_from` brings its own.
+    vqvae_from: str | None = None
+    token_budget: int | None = None  # the token tables' budget (None: the VQVAE's own)
+    tokenize_workers: int = 0  # DataLoader workers decoding images for the VQVAE
+    draws: bool = True  # finetune the reader into a drawer; a `columns` reader cannot be
+
+    @property
+    def trains_vqvae(self) -> bool:
+        return not (self.start_from or self.vqvae_from)
 
 
 @dataclass(frozen=True)
@@ -69,9 +83,12 @@ class DemoRun:
 
     @property
     def vqvae_export(self) -> Path:
-        """The VQVAE that makes the tokens: the shipped reader's own, or the one trained here."""
+        """The VQVAE that makes the tokens: the shipped reader's own, a shipped one, or the one
+        trained here."""
         if self.preset.start_from:
             return REPO / self.preset.start_from / "vqvae"
+        if self.preset.vqvae_from:
+            return REPO / self.preset.vqvae_from
         return self.root / "vqvae-export"
 
     @property
@@ -120,6 +137,7 @@ def synthesize_data(demo: DemoRun) -> dict:
         num_validation=preset.validation_images,
         num_test=preset.test_images,
         sign_share=preset.sign_share,
+        variation_share=preset.glyph_variation,
     )
     print(report.summary())
     return {"images": report.counts, "images_per_second": round(report.images_per_second, 1)}
@@ -167,19 +185,20 @@ def export_vqvae(demo: DemoRun) -> dict:
 
 
 def tokenize(demo: DemoRun) -> dict:
-    # A shipped reader's VQVAE is an export; a VQVAE trained here is a config and a checkpoint.
+    # A shipped VQVAE is an export; a VQVAE trained here is a config and a checkpoint.
+    preset = demo.preset
     model = (
-        [demo.vqvae_export]
-        if demo.preset.start_from
-        else [demo.preset.vqvae_config, demo.vqvae_checkpoint]
+        [preset.vqvae_config, demo.vqvae_checkpoint] if preset.trains_vqvae else [demo.vqvae_export]
     )
+    budget = ["--max-length", preset.token_budget] if preset.token_budget else []
     figures = {}
     for split in ("train", "validation", "test-heldout-fonts"):
         output = demo.tokens / f"{split}.parquet"
         run(
             [
                 PYTHON, "src/predict.py", *model, "--dataset", demo.data / f"{split}.csv",
-                "--output", output, "--batch-size", "64",
+                "--output", output, "--batch-size", "64", *budget,
+                "--num-workers", preset.tokenize_workers,
             ],
             VQVAE_DIR,
         )  # fmt: skip
@@ -202,7 +221,7 @@ def train_gpt2(demo: DemoRun) -> dict:
             f"train.max_steps={preset.gpt2_steps}", "train.epochs=1000",  # steps decide
             f"optim.scheduler.num_training_steps={preset.gpt2_steps}",
             f"train.validation_interval={preset.gpt2_validation_every}",
-            "--run-dir", demo.root / "gpt2",
+            *preset.gpt2_overrides, "--run-dir", demo.root / "gpt2",
         ],
         GPT2_DIR,
     )  # fmt: skip
@@ -219,7 +238,8 @@ def export_gpt2(demo: DemoRun) -> dict:
     run(
         [
             PYTHON, "src/export.py", demo.preset.gpt2_config, demo.root / "gpt2" / "last.ckpt",
-            demo.reader, f"data.vqvae={demo.vqvae_export}", "--half",  # measure what we ship
+            demo.reader, f"data.vqvae={demo.vqvae_export}", *demo.preset.gpt2_overrides,
+            "--half",  # measure what we ship
         ],
         GPT2_DIR,
     )  # fmt: skip
@@ -314,7 +334,7 @@ def generate(demo: DemoRun) -> dict:
 
 
 def draw_figures(demo: DemoRun) -> dict:
-    """Sheets of what the models produce, test readings and drawings, in <root>/figures
+    """Sheets of what the models produce, test readings and drawings (if any), in <root>/figures
     (`scripts/refresh_readme_figures.py` copies them into the README's images/)."""
     folder = demo.root / "figures"
     split = SPLITS[-1]
@@ -326,13 +346,16 @@ def draw_figures(demo: DemoRun) -> dict:
         for i, text in enumerate(truth["text"])
     ]
     truth["text"] = [f"GPT-2: {text}" for text in read_table(predictions)["text"].fillna("")]
-    drawn = pd.concat(
-        with_absolute_paths(demo.root / "generated" / f"prompt{n}" / "captions.csv")
-        for n in range(len(PROMPTS))
-    )
-    drawn["font"] = [f"read back: {text}" for text in drawn["reading"].fillna("")]
+    sheets = [("readings", truth, 16)]
+    if "generate" in demo.state:
+        drawn = pd.concat(
+            with_absolute_paths(demo.root / "generated" / f"prompt{n}" / "captions.csv")
+            for n in range(len(PROMPTS))
+        )
+        drawn["font"] = [f"read back: {text}" for text in drawn["reading"].fillna("")]
+        sheets.append(("generated", drawn, len(drawn)))
     folder.mkdir(parents=True, exist_ok=True)
-    for name, table, count in (("readings", truth, 16), ("generated", drawn, len(drawn))):
+    for name, table, count in sheets:
         table[["img_path", "text", "font"]].to_csv(folder / f"{name}.csv", index=False)
         sheet = contact_sheet(folder / f"{name}.csv", count=count)
         save_contact_sheet(sheet, folder / f"{name}.png")
@@ -346,15 +369,15 @@ def stages(preset: Preset) -> list[tuple[str, Callable[[DemoRun], dict]]]:
         ("evaluate-vqvae", evaluate_vqvae),
         ("export-vqvae", export_vqvae),
     ]
+    drawing = [("finetune", finetune), ("generate", generate)]
     return [
         ("synthesize", synthesize_data),
-        *([] if preset.start_from else vqvae),  # a shipped reader brings its VQVAE
+        *(vqvae if preset.trains_vqvae else []),
         ("tokenize", tokenize),
         ("train-gpt2", train_gpt2),
         ("export-gpt2", export_gpt2),
         ("evaluate-gpt2", evaluate_gpt2),
         ("tesseract", tesseract),
-        ("finetune", finetune),
-        ("generate", generate),
+        *(drawing if preset.draws else []),
         ("figures", draw_figures),
     ]

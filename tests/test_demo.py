@@ -102,3 +102,30 @@ def test_demo_from_the_shipped_reader_ends_with_a_reader_that_reads(tmp_path):
     assert held_out["count"] == 8 and held_out["word_accuracy"] >= 0.25
     assert (tmp_path / "drawer" / "model.safetensors").is_file()
     assert not list(tmp_path.glob("vqvae*"))  # no VQVAE was trained or exported
+
+
+@pytest.mark.slow
+def test_the_gpu_recipe_runs_every_stage_at_toy_sizes_on_cpu(tmp_path):
+    """`--preset gpu`'s path: the shipped VQVAE tokenises in a 256-token budget, a reader from
+    nothing (the config's overrides applied) reads wide grids by columns, and its export turns
+    image files into grids of that budget; a columns reader draws nothing, so no drawer."""
+    run_demo(tmp_path, "smoke-gpu")
+    stages = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["stages"]
+    assert list(stages) == [
+        "synthesize",
+        "tokenize",
+        "train-gpt2",
+        "export-gpt2",
+        "evaluate-gpt2",
+        "tesseract",
+        "figures",
+    ]
+    assert json.loads((tmp_path / "tokens" / "train.meta.json").read_text())["max_length"] == 256
+    layout = json.loads((tmp_path / "export" / "inverse_dalle.json").read_text())
+    assert layout["reading_order"] == "columns" and layout["max_visual_length"] == 320
+    assert json.loads((tmp_path / "export" / "config.json").read_text())["n_embd"] == 32
+    bundled = json.loads((tmp_path / "export" / "vqvae" / "config.json").read_text())
+    assert bundled["max_length"] == 256
+    assert stages["evaluate-gpt2"]["scores"]["test-heldout-fonts"]["all"]["count"] == 8
+    assert not (tmp_path / "drawer").exists() and not list(tmp_path.glob("vqvae*"))
+    assert (tmp_path / "figures" / "readings.png").stat().st_size > 0
