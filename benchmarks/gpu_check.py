@@ -15,6 +15,7 @@ folder (an earlier check's) is replaced.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -136,6 +137,15 @@ def device_name(device: str) -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
+def data_wait(run_dir: Path) -> dict:
+    """The share of a training loop's time spent waiting for batches (ocr_common.data_wait), as
+    its metrics.csv last logged it; the rest is the steps' own time."""
+    with (run_dir / "logs" / "metrics.csv").open(newline="", encoding="utf-8") as file:
+        logged = [row.get("time/data_wait_share") for row in csv.DictReader(file)]
+    shares = [float(value) for value in logged if value]
+    return {"data_wait_share": round(shares[-1], 4)} if shares else {}
+
+
 def check(budget: Budget, root: Path) -> dict:
     """Every step in order; returns {step: {seconds, …figures}}."""
     data, logs = root / "data", root / "logs"
@@ -173,7 +183,7 @@ def check(budget: Budget, root: Path) -> dict:
             ],
             REPO / "vqvae", log,
         )  # fmt: skip
-        return {"steps": budget.vqvae_steps}
+        return {"steps": budget.vqvae_steps, **data_wait(vqvae_run)}
 
     def tokenize(log: Path) -> dict:
         rows = {}
@@ -219,7 +229,7 @@ def check(budget: Budget, root: Path) -> dict:
             ],
             REPO / "gpt2", log,
         )  # fmt: skip
-        return {"steps": budget.gpt2_steps}
+        return {"steps": budget.gpt2_steps, **data_wait(gpt2_run)}
 
     def export_gpt2(log: Path) -> dict:
         run(

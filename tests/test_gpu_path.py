@@ -201,4 +201,6 @@ def test_gpu_check_runs_every_step_at_toy_sizes_on_cpu(tmp_path: Path) -> None:
     assert all(step["seconds"] > 0 for step in report["steps"].values())
     assert report["steps"]["tokenize"]["rows"] == {"train": 32, "validation": 8}
     assert report["steps"]["draw"]["images"] == 2
+    for training in ("train_vqvae", "train_gpt2"):  # logged by ocr_common.data_wait
+        assert 0.0 <= report["steps"][training]["data_wait_share"] < 1.0
     assert report["steps"]["benchmark"]["training_precision"] == "fp32"

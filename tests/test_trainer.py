@@ -1,9 +1,11 @@
 import importlib.util
+import time
 
 import lightning as L
+import pandas as pd
 import pytest
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from ocr_common.errors import UserError
 from ocr_common.trainer import TrainConfig, build_trainer
@@ -78,3 +80,46 @@ def test_validation_every_n_batches_counts_across_short_epochs(tmp_path):
     module = LineWithValidation()
     build_trainer(config, tmp_path).fit(module, loader(), loader())
     assert [step for step in module.validated_at if step > 0] == [6, 12]
+
+
+class SlowToLoad(torch.utils.data.Dataset):
+    """Each item takes `delay` seconds to load, as a slow decoder would."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.x = torch.linspace(-1, 1, 64).unsqueeze(1)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, index: int):
+        time.sleep(self.delay)
+        return self.x[index], 3 * self.x[index] + 1
+
+
+class SlowToTrain(Line):
+    def training_step(self, batch, batch_idx):
+        time.sleep(0.05)  # as a large model's step would take
+        return super().training_step(batch, batch_idx)
+
+    def validation_step(self, batch, batch_idx):
+        return None
+
+
+@pytest.mark.parametrize("loading_delay", [0.0, 0.01])
+def test_the_share_of_time_waiting_for_batches_is_logged(tmp_path, loading_delay, caplog):
+    """8 items × 10 ms to load against a 50 ms step: the loop waits ~60 % of its time; without
+    the delay it barely waits. The share is logged (`time/data_wait_share`) and printed."""
+    config = TrainConfig(
+        epochs=1, accelerator="cpu", devices=1, log_every_n_steps=1, validation_interval=4
+    )
+    data = DataLoader(SlowToLoad(loading_delay), batch_size=8)
+    validation = DataLoader(Subset(SlowToLoad(0.05), range(4)), batch_size=4)  # 0.2 s, twice
+    build_trainer(config, tmp_path / "run").fit(SlowToTrain(), data, validation)
+    metrics = pd.read_csv(tmp_path / "run" / "logs" / "metrics.csv")
+    share = metrics["time/data_wait_share"].dropna().iloc[-1]
+    if loading_delay:  # validation counts as neither (as waiting: ~70 % and ~45 %)
+        assert 0.45 < share < 0.8
+    else:
+        assert share < 0.3  # the epoch's first fetch and the logging between steps
+    assert f"waited for batches {share:.1%}" in caplog.text

@@ -18,6 +18,7 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 from ocr_common.atomic import atomic_path
 from ocr_common.checkpoints import ResumePoint, read_resume_point
+from ocr_common.data_wait import DataWaitMonitor
 from ocr_common.devices import allow_tf32
 from ocr_common.errors import UserError
 from ocr_common.train_config import LOGGER_NAMES, TrainConfig
@@ -200,6 +201,7 @@ def _trainer(
             FlushLogsAtCheckpoint(),
             StepSeededRandomness(config.seed),
             LearningRateMonitor(logging_interval="step"),
+            DataWaitMonitor(),
             *callbacks,
         ],
         use_distributed_sampler=False,  # ocr_common.sampling shards by rank
