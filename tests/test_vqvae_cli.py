@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import runpy
 import shutil
 import sys
@@ -150,6 +151,29 @@ def test_export_round_trip_gives_identical_indices(
     assert torch.equal(
         torch.tensor(list(drawn.getdata())), torch.tensor(list(original.draw(grids[0]).getdata()))
     )
+
+
+def test_evaluate_measures_an_export_as_its_checkpoint(
+    trained: dict[str, Path],
+    synthetic_dataset: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`evaluate.py` takes an exported VQVAE folder, as predict.py does (a shipped reader's
+    VQVAE has no checkpoint), and measures the same figures as from its config and checkpoint."""
+    export = tmp_path / "export"
+    run_script("export.py", trained["config"], trained["ckpt"], export, monkeypatch=monkeypatch)
+    common = ["--dataset", synthetic_dataset / "validation.csv", "--limit", "4", "--device", "cpu"]
+    by_checkpoint, by_export = tmp_path / "checkpoint.json", tmp_path / "export.json"
+    run_script(
+        "evaluate.py", trained["config"], trained["ckpt"], *common, "--output", by_checkpoint,
+        monkeypatch=monkeypatch,
+    )  # fmt: skip
+    run_script("evaluate.py", export, *common, "--output", by_export, monkeypatch=monkeypatch)
+    expected, got = (json.loads(path.read_text()) for path in (by_checkpoint, by_export))
+    figures = ("count", "l1", "psnr", "used_fraction", "perplexity", "fidelity", "max_length")
+    assert {key: got[key] for key in figures} == {key: expected[key] for key in figures}
+    assert got["count"] == 4 and got["max_length"] == 32 and got["checkpoint"] == str(export)
 
 
 def expect_cli_error(

@@ -1,4 +1,8 @@
-"""Reconstruction quality and text fidelity: python src/evaluate.py CONFIG CKPT --dataset T"""
+"""Reconstruction quality and text fidelity of a VQVAE:
+python src/evaluate.py MODEL [CHECKPOINT] --dataset T
+
+MODEL is an exported VQVAE folder (src/export.py; a reader export bundles one in vqvae/, e.g.
+../pretrained/korean-ocr-tiny/vqvae) or the YAML config a Lightning CHECKPOINT was trained with."""
 
 from __future__ import annotations
 
@@ -6,41 +10,50 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
-from ocr_common.config import load_config
 from ocr_common.devices import add_device_argument, resolve_device
 from ocr_common.errors import run_cli
 from ocr_common.json_files import write_json
-from vqvae.config import VQVAEConfig
+from vqvae.cli import load_tokenizer
 from vqvae.fidelity import evaluate_fidelity
-from vqvae.tokenizer import ImageTokenizer
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("config", help="the YAML config the checkpoint was trained with")
-    parser.add_argument("checkpoint", help="Lightning checkpoint (e.g. runs/x/last.ckpt)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("model", help="exported VQVAE folder, or the YAML config of CHECKPOINT")
+    parser.add_argument(
+        "rest",
+        nargs="*",
+        metavar="[CHECKPOINT] key=value",
+        help="after a config, its Lightning checkpoint (e.g. runs/x/last.ckpt); then overrides",
+    )
     parser.add_argument(
         "--dataset", required=True, help="dataset table (img_path,text[,orientation])"
     )
     parser.add_argument("--limit", type=int, default=300, help="first N images of the table")
-    parser.add_argument("--output", help="JSON to write (default: beside the checkpoint)")
-    parser.add_argument("--max-length", type=int, help="token budget (default: data.max_length)")
+    parser.add_argument(
+        "--output",
+        help="JSON to write (default: fidelity.json beside the checkpoint, or here for an export)",
+    )
+    parser.add_argument(
+        "--max-length", type=int, help="token budget (default: the export's, or data.max_length)"
+    )
     add_device_argument(parser)
-    parser.add_argument("overrides", nargs="*", help="config key=value overrides")
     args = parser.parse_intermixed_args()  # key=value overrides may follow options
     device = resolve_device(args.device)
-    config = load_config(VQVAEConfig, args.config, args.overrides)
-    tokenizer = ImageTokenizer.from_checkpoint(
-        config.model, args.checkpoint, args.max_length or config.data.max_length
-    )
+    model = Path(args.model)
+    _, tokenizer = load_tokenizer(model, args.rest, args.max_length)
     tokenizer.model.to(device)
     report = evaluate_fidelity(tokenizer, args.dataset, args.limit)
-    output = Path(args.output or Path(args.checkpoint).with_name("fidelity.json"))
+    source = model if model.is_dir() else Path(args.rest[0])
+    default = Path("fidelity.json") if model.is_dir() else source.with_name("fidelity.json")
+    output = Path(args.output or default)
     values = {
         **asdict(report),
         "fidelity": report.fidelity,
         "dataset": str(args.dataset),
-        "checkpoint": str(args.checkpoint),
+        "checkpoint": str(source),
         "max_length": tokenizer.max_visual_length,
     }
     write_json(output, values)

@@ -32,7 +32,7 @@ TOKENIZE_EXAMPLES = (
 )
 
 
-def _load_tokenizer(
+def load_tokenizer(
     model: Path, rest: list[str], max_visual_length: int | None
 ) -> tuple[VQVAEConfig, ImageTokenizer]:
     """The tokenizer of an export folder or of CONFIG + CHECKPOINT, and the config whose train.*
@@ -73,7 +73,7 @@ def tokenize(argv: Sequence[str] | None = None, prog: str | None = None) -> None
     if args.batch_size < 1 or (args.use_tta and args.num_repeats < 1):
         raise UserError("--batch-size and --num-repeats must be at least 1")
     accelerator, devices = lightning_accelerator(resolve_device(args.device))
-    config, tokenizer = _load_tokenizer(Path(args.model), args.rest, args.max_length)
+    config, tokenizer = load_tokenizer(Path(args.model), args.rest, args.max_length)
     report = tokenize_table(
         tokenizer,
         args.dataset,
