@@ -118,6 +118,8 @@ def test_the_share_of_time_waiting_for_batches_is_logged(tmp_path, loading_delay
     build_trainer(config, tmp_path / "run").fit(SlowToTrain(), data, validation)
     metrics = pd.read_csv(tmp_path / "run" / "logs" / "metrics.csv")
     share = metrics["time/data_wait_share"].dropna().iloc[-1]
+    # logged at the steps the training metrics are (0-based), none past the last
+    assert metrics["step"].max() == metrics.dropna(subset=["train/loss"])["step"].max() == 7
     if loading_delay:  # validation counts as neither (as waiting: ~70 % and ~45 %)
         assert 0.45 < share < 0.8
     else:

@@ -53,8 +53,10 @@ class DataWaitMonitor(Callback):
             self._log(trainer)
 
     def _log(self, trainer: L.Trainer) -> None:
+        # At the step index Lightning logs the last step's own metrics at (0-based).
+        step = max(trainer.global_step - 1, 0)
         for logger in trainer.loggers:
-            logger.log_metrics({"time/data_wait_share": self.share}, trainer.global_step)
+            logger.log_metrics({"time/data_wait_share": self.share}, step)
 
     def on_validation_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         # Validation's time, and the fetch of the batch after it, are neither waiting nor
