@@ -13,7 +13,7 @@ from pathlib import Path
 from ocr_common.devices import add_device_argument, resolve_device
 from ocr_common.errors import run_cli
 from ocr_common.json_files import write_json
-from vqvae.cli import load_tokenizer
+from vqvae.cli import add_model_arguments, load_tokenizer
 from vqvae.fidelity import evaluate_fidelity
 
 
@@ -21,13 +21,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("model", help="exported VQVAE folder, or the YAML config of CHECKPOINT")
-    parser.add_argument(
-        "rest",
-        nargs="*",
-        metavar="[CHECKPOINT] key=value",
-        help="after a config, its Lightning checkpoint (e.g. runs/x/last.ckpt); then overrides",
-    )
+    add_model_arguments(parser)
     parser.add_argument(
         "--dataset", required=True, help="dataset table (img_path,text[,orientation])"
     )
@@ -36,9 +30,6 @@ def main() -> None:
         "--output",
         help="JSON to write (default: fidelity.json beside the checkpoint, or here for an export)",
     )
-    parser.add_argument(
-        "--max-length", type=int, help="token budget (default: the export's, or data.max_length)"
-    )
     add_device_argument(parser)
     args = parser.parse_intermixed_args()  # key=value overrides may follow options
     device = resolve_device(args.device)
@@ -46,9 +37,12 @@ def main() -> None:
     _, tokenizer = load_tokenizer(model, args.rest, args.max_length)
     tokenizer.model.to(device)
     report = evaluate_fidelity(tokenizer, args.dataset, args.limit)
-    source = model if model.is_dir() else Path(args.rest[0])
-    default = Path("fidelity.json") if model.is_dir() else source.with_name("fidelity.json")
-    output = Path(args.output or default)
+    if model.is_dir():  # an export: the JSON goes here, not into a shipped folder
+        source, default = model, Path("fidelity.json")
+    else:
+        source = Path(args.rest[0])
+        default = source.with_name("fidelity.json")
+    output = Path(args.output) if args.output else default
     values = {
         **asdict(report),
         "fidelity": report.fidelity,

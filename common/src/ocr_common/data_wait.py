@@ -4,9 +4,9 @@ A loop that waits for its DataLoader wastes the accelerator; one that never wait
 compute. The wait is the time from one training batch's end to the next one's start — fetching
 the batch, which blocks only when no loader worker has one ready — over the loop's time from the
 first fetch to the last batch's end. Validation, run between batches, counts in neither (nor
-does the fetch right after it). On a
-GPU, whose kernels run asynchronously, the time waiting for them is spent inside the step (where
-something synchronises), so it counts as compute, not as waiting.
+does the fetch right after it). On a GPU, whose kernels run asynchronously, the time waiting for
+them is spent inside the step (where something synchronises), so it counts as compute, not as
+waiting.
 """
 
 from __future__ import annotations
@@ -31,18 +31,15 @@ class DataWaitMonitor(Callback):
     def share(self) -> float:
         return self.waited / self.total if self.total else 0.0
 
-    def _wait_from_now(self) -> None:
-        self._since = time.perf_counter()
-
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        self._wait_from_now()  # the epoch's first fetch starts its workers: waiting too
+        self._since = time.perf_counter()  # the epoch's first fetch starts its workers: waiting
 
     def on_train_batch_start(self, trainer: L.Trainer, module: L.LightningModule, *args) -> None:
+        now = time.perf_counter()
         if self._since is not None:
-            waited = time.perf_counter() - self._since
-            self.waited += waited
-            self.total += waited
-        self._since = time.perf_counter()  # now the step's own time
+            self.waited += now - self._since
+            self.total += now - self._since
+        self._since = now  # now the step's own time
 
     def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, *args) -> None:
         now = time.perf_counter()

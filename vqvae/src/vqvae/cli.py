@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,8 +52,8 @@ def load_tokenizer(
     return config, ImageTokenizer.from_checkpoint(config.model, checkpoint, max_visual_length)
 
 
-def tokenize(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
-    parser = command_parser(TOKENIZE_DESCRIPTION, TOKENIZE_EXAMPLES, prog)
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """MODEL [CHECKPOINT] [key=value …] and --max-length, as `load_tokenizer` takes them."""
     parser.add_argument("model", help="exported VQVAE folder, or the YAML config of CHECKPOINT")
     parser.add_argument(
         "rest",
@@ -60,10 +61,17 @@ def tokenize(argv: Sequence[str] | None = None, prog: str | None = None) -> None
         metavar="[CHECKPOINT] key=value",
         help="after a config, its Lightning checkpoint (e.g. runs/x/last.ckpt); then overrides",
     )
+    parser.add_argument(
+        "--max-length", type=int, help="token budget (default: the export's, or data.max_length)"
+    )
+
+
+def tokenize(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
+    parser = command_parser(TOKENIZE_DESCRIPTION, TOKENIZE_EXAMPLES, prog)
+    add_model_arguments(parser)
     parser.add_argument("--dataset", required=True, help="dataset table (img_path,text,…)")
     parser.add_argument("--output", required=True, help="token table to write (.csv/.parquet)")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--max-length", type=int, help="token budget (default: data.max_length)")
     parser.add_argument("--use-tta", action="store_true", help="also write jittered repeats")
     parser.add_argument("--num-repeats", type=int, default=4, help="rows per image with --use-tta")
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers")
