@@ -104,12 +104,15 @@ def test_a_source_export_gives_its_own_sizes(tables: Path) -> None:
     )
     resolved = resolve_layout(_load(tables), source)
     assert resolved.data.max_visual_length == 40 and resolved.model.n_positions == 64
+    # A source with a smaller budget than the table's grows into the table's (layout_growth.py).
     small = SimpleNamespace(
         layout=TokenLayout(9, 64, 16, 6),
-        model=SimpleNamespace(config=SimpleNamespace(n_positions=64)),
+        model=SimpleNamespace(config=SimpleNamespace(n_positions=32)),
     )
+    grown = resolve_layout(_load(tables), small)
+    assert (grown.data.max_visual_length, grown.model.n_positions) == (32, 48)
     with pytest.raises(UserError, match=r"max_length 32 .* data.max_visual_length 16"):
-        resolve_layout(_load(tables), small)
+        resolve_layout(_load(tables, "data.max_visual_length=16"), small)
 
 
 def test_a_config_without_the_sizes_trains_and_exports(

@@ -6,15 +6,18 @@ from pathlib import Path
 
 import pytest
 import torch
-from training_helpers import copy_as_if_from_another_vqvae
+from training_helpers import copy_as_if_from_another_vqvae, run_script
 
 from inverse_dalle.config import InverseDalleConfig
 from inverse_dalle.depth_growth import source_positions
 from inverse_dalle.exported import load_export
 from inverse_dalle.lightning_module import OCRModule
+from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.training import start_from_export, train
 from ocr_common.config import load_config
 from ocr_common.errors import UserError
+from vqvae import ImageTokenizer
+from vqvae.tokenize_table import tokenize_table
 
 
 def _config(pipeline: dict[str, Path], *overrides: str) -> InverseDalleConfig:
@@ -111,3 +114,32 @@ def test_growth_places_the_source_blocks_evenly() -> None:
     assert source_positions(3, 3) == [0, 1, 2]
     with pytest.raises(ValueError):
         source_positions(4, 2)
+
+
+def test_tables_of_a_larger_budget_continue_the_reader_in_it(
+    pipeline: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 32-token reader on tables its VQVAE made at 48 tokens: with the sizes left unset it
+    trains in 48 (layout_growth.py), and its export tokenises image files at 48."""
+    tokenizer = ImageTokenizer.from_pretrained(pipeline["folder"] / "vqvae")
+    tokenizer.max_visual_length = 48
+    table = tmp_path / "train-48.parquet"
+    tokenize_table(tokenizer, pipeline["data"] / "train.csv", table, progress=False)
+    unset = ["data.max_visual_length=null", "model.n_positions=null", "data.val_dataset=null"]
+    config = _config(pipeline, f"data.train_dataset={table}", "train.max_steps=2", *unset)
+    train(config, tmp_path / "run")
+    export = tmp_path / "export"
+    run_script(
+        "export.py",
+        tmp_path / "run" / "config.yaml",
+        tmp_path / "run" / "last.ckpt",
+        export,
+        monkeypatch=monkeypatch,
+    )
+    grown = load_export(export)
+    assert grown.layout.max_visual_length == 48
+    assert grown.model.config.n_positions == 64  # 48 + 6 + 2, rounded up to 16
+    ocr = InverseDalleOCR.from_pretrained(export, "cpu")
+    assert ocr.tokenizer.max_visual_length == 48
+    images = sorted((pipeline["data"] / "images" / "validation").glob("*.png"))[:2]
+    assert len(ocr.read_batch(images)) == 2

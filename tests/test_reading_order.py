@@ -154,7 +154,7 @@ def _continued(pipeline: dict[str, Path], *overrides: str) -> tuple[OCRModule, E
 def test_a_rows_reader_continued_by_columns_reads_tall_grids_as_before(
     pipeline: dict[str, Path],
 ) -> None:
-    """model.init_from a rows reader with data.reading_order=columns (reordering.py): text
+    """model.init_from a rows reader with data.reading_order=columns (layout_growth.py): text
     positions move with the text start, so a grid still fed by rows reads exactly as before."""
     module, source = _continued(pipeline, "data.reading_order=columns")
     start_from_export(module, source)
@@ -170,8 +170,27 @@ def test_a_rows_reader_continued_by_columns_reads_tall_grids_as_before(
     torch.testing.assert_close(embeddings[layout.column_id], embeddings[layout.row_id])
 
 
-def test_a_reader_whose_layout_differs_otherwise_is_refused(pipeline: dict[str, Path]) -> None:
+def test_a_reader_continued_in_a_larger_budget_reads_every_grid_as_before(
+    pipeline: dict[str, Path],
+) -> None:
+    """The same order in 48 tokens instead of 32: room for larger grids, the old ones unchanged."""
     module, source = _continued(pipeline)
+    start_from_export(module, source)
+    model, layout = module.model.eval(), module.layout
+    assert (layout.max_visual_length, source.layout.max_visual_length) == (48, 32)
+    grids = [[[1, 2], [3, 4], [5, 6]], [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]]
+    texts = [source.vocabulary.encode("가나"), []]
+    before = candidate_log_likelihoods(source.model, source.layout, grids, [texts] * 2)
+    after = candidate_log_likelihoods(model, layout, grids, [texts] * 2)
+    assert after == [pytest.approx(scores, abs=1e-4) for scores in before]
+    torch.testing.assert_close(model.transformer.wte.weight, source.model.transformer.wte.weight)
+
+
+@pytest.mark.parametrize("change", ["data.max_visual_length=24", "data.max_text_length=8"])
+def test_a_reader_whose_layout_differs_otherwise_is_refused(
+    pipeline: dict[str, Path], change: str
+) -> None:
+    module, source = _continued(pipeline, change)
     with pytest.raises(UserError, match=r"data\.reading_order"):
         start_from_export(module, source)
 

@@ -18,7 +18,8 @@ class DataConfig:
     train_dataset: str = "???"  # token table written by vqvae/src/predict.py
     val_dataset: str | None = None
     # The VQVAE's codebook size and token budget. None (the default): the training table's
-    # .meta.json says them (num_embeddings, max_length), or model.init_from's export does. A
+    # .meta.json says them (num_embeddings, max_length), or model.init_from's export does (its
+    # budget, or the table's when larger: the reader continues in it, layout_growth.py). A
     # declared value is kept and checked: the codebook must be the table's, the budget at least
     # the table's (inverse_dalle.data.resolve_layout).
     num_visual_tokens: int | None = None
@@ -61,7 +62,8 @@ class ModelConfig:
     init_code_embeddings: bool = False
     # Start from an exported reader (e.g. pretrained/korean-ocr-tiny): its weights, vocabulary and
     # sequence layout carry over, so the sizes above and the tables' VQVAE must match it; a larger
-    # n_layer grows it deeper, reading exactly as before (depth_growth.py).
+    # n_layer grows it deeper (depth_growth.py), a larger data.max_visual_length or
+    # data.reading_order=columns gives it room (layout_growth.py), reading as before.
     init_from: str | None = None
 
 

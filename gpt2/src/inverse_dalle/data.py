@@ -108,20 +108,23 @@ def resolve_layout(
     training table's .meta.json, data.num_visual_tokens (its num_embeddings) and
     data.max_visual_length (its max_length), and model.n_positions derived from the layout
     (config.derived_n_positions). Starting from an export (`source`, model.init_from), its own
-    values. A declared value is kept; one the table contradicts is a UserError naming both."""
+    values, but the table's budget when larger (the source grows into it, layout_growth.py), and
+    then n_positions derived again. A declared value is kept; one the table contradicts is a
+    UserError naming both."""
     path = config.data.train_dataset
     meta = read_meta(path)
     if source is None:
         num_codes, max_visual_length = meta.num_codes, meta.max_visual_length
     else:
-        num_codes, max_visual_length = source.layout.num_codes, source.layout.max_visual_length
+        num_codes = source.layout.num_codes
+        max_visual_length = max(source.layout.max_visual_length, meta.max_visual_length)
     data = config.data
     data = replace(
         data,
         num_visual_tokens=_declared_or(data.num_visual_tokens, num_codes),
         max_visual_length=_declared_or(data.max_visual_length, max_visual_length),
     )
-    if source is None:
+    if source is None or data.max_visual_length != source.layout.max_visual_length:
         n_positions = derived_n_positions(data.max_visual_length, data.max_text_length)
     else:
         n_positions = source.model.config.n_positions

@@ -22,8 +22,8 @@ from inverse_dalle.data import (
 )
 from inverse_dalle.depth_growth import grown_state_dict
 from inverse_dalle.exported import ExportedModel, load_export
+from inverse_dalle.layout_growth import grown_layout_state_dict, grows_layout
 from inverse_dalle.lightning_module import OCRModule, layout_for
-from inverse_dalle.reordering import is_reordering, reordered_state_dict
 from inverse_dalle.table_reading import check_token_table
 from inverse_dalle.token_format import COLUMNS
 from inverse_dalle.vocabulary import Vocabulary
@@ -93,10 +93,11 @@ def train(
 
 def start_from_export(module: OCRModule, source: ExportedModel) -> None:
     """Load an exported reader's weights into `module`, whose config describes the same model,
-    the same one with more layers, or the same one read by columns (reordering.py)."""
+    the same one with more layers, or the same one in a larger budget or by columns
+    (layout_growth.py)."""
     state = source.model.state_dict()
-    if is_reordering(source.layout, module.layout):
-        state = reordered_state_dict(
+    if grows_layout(source.layout, module.layout):
+        state = grown_layout_state_dict(
             state, source.layout, module.layout, module.model.config.n_positions
         )
     elif module.layout != source.layout:
