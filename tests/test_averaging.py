@@ -39,7 +39,7 @@ def test_the_average_holds_the_mean_weights_and_reads(tmp_path, monkeypatch, cap
     moved = _copy_with_weights(tmp_path, "moved", 0.05, seed=0)
     output = tmp_path / "averaged"
     run_script("average.py", SHIPPED, moved, "--output", output, monkeypatch=monkeypatch)
-    assert capsys.readouterr().out.startswith("averaged 2 readers (2.06 M parameters")
+    assert capsys.readouterr().out.startswith("averaged 2 readers (2.08 M parameters")
     shipped = load_file(SHIPPED / "model.safetensors")
     other = load_file(moved / "model.safetensors")
     averaged = load_file(output / "model.safetensors")

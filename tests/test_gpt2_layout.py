@@ -147,10 +147,11 @@ def test_a_config_without_the_sizes_trains_and_exports(
 @pytest.mark.parametrize("name", ["gpt2-tiny.yaml", "gpt2-tiny-signs.yaml"])
 def test_the_shipped_configs_resolve_to_the_shipped_layout(name: str, tmp_path: Path) -> None:
     """Without the sizes they used to declare, the configs that trained the shipped reader give
-    its layout and n_positions (176) on tables of its VQVAE (1 024 codes, budget 128)."""
+    its layout and n_positions (304) on tables its VQVAE makes at its budget (1 024 codes, 256
+    tokens), from nothing or from the reader itself."""
     table = write_token_table(tmp_path / "train.parquet", 4, seed=0)
     meta = read_meta(table)
-    meta.num_codes, meta.max_visual_length = 1024, 128
+    meta.num_codes, meta.max_visual_length = 1024, 256
     write_meta(table, meta)
     config = load_config(InverseDalleConfig, CONFIGS / name, [f"data.train_dataset={table}"])
     assert config.data.num_visual_tokens is None and config.model.n_positions is None
@@ -159,8 +160,8 @@ def test_the_shipped_configs_resolve_to_the_shipped_layout(name: str, tmp_path: 
     resolved = resolve_layout(config, source)
     layout = layout_for(resolved, shipped.vocabulary)
     assert layout == shipped.layout
-    assert resolved.model.n_positions == shipped.model.config.n_positions == 176
-    assert derived_n_positions(128, 40) == 176
+    assert resolved.model.n_positions == shipped.model.config.n_positions == 304
+    assert derived_n_positions(256, 40) == 304
 
 
 @pytest.mark.parametrize("on_the_command_line", [False, True])

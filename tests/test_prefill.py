@@ -74,7 +74,8 @@ def test_decoding_steps_match_the_full_transformer() -> None:
                 cache.select(rows)
             steps.append(next_hidden(model, layout, text[rows, step], step, cache))
         ids = torch.cat([torch.tensor(visual), torch.full((3, 1), BOS_ID), text], dim=1)
-        positions = torch.tensor([*range(40), *range(128, 132)])
+        start = layout.max_visual_length  # where the text starts
+        positions = torch.tensor([*range(40), *range(start, start + 4)])
         full = model.transformer(input_ids=ids, position_ids=positions.expand(3, -1))
     expected = full.last_hidden_state[:, 40:]
     torch.testing.assert_close(steps[0], expected[:, 0], rtol=0, atol=1e-5)
@@ -101,7 +102,8 @@ def test_candidate_likelihoods_match_the_full_transformer() -> None:
         visual = layout.visual_ids(grid)
         for text, value in zip(texts, row, strict=True):
             ids = torch.tensor([[*visual, BOS_ID, *text]])
-            positions = [*range(len(visual)), *range(128, 129 + len(text))]
+            start = layout.max_visual_length
+            positions = [*range(len(visual)), *range(start, start + 1 + len(text))]
             with torch.inference_mode():
                 hidden = model.transformer(
                     input_ids=ids, position_ids=torch.tensor([positions])

@@ -13,22 +13,21 @@ EXAMPLES = REPO / "examples"
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-# Recorded with read_batch on CPU (one thread) for the reader shipped on 2026-11-29 (continued
-# five times on sign-effect data, averaged, continued twice on fresh lines, one of them with glyph
-# variation, and those two averaged); 8 of the 12 are right.
+# Recorded with read_batch on CPU (one thread) for the reader shipped on the evening of 2026-11-29
+# (the reader shipped that morning continued twice at a 256-token budget); 10 of the 12 are right.
 EXPECTED = {
-    "00-vertical.png": ("틴넴빎", 0.8327301740646362),
-    "01-horizontal.png": ("24,000원", 0.9790042638778687),
-    "02-vertical.png": ("연일", 0.960297703742981),
-    "03-horizontal.png": ("사토시", 0.9946437478065491),
-    "04-horizontal.png": ("집시", 0.9955021739006042),
-    "05-horizontal.png": ("숭 전시 키어", 0.2723749279975891),
-    "06-vertical.png": ("AOF 빌딩", 0.17849774658679962),
-    "07-horizontal.png": ("시프트", 0.9864681363105774),
-    "08-horizontal.png": ("양상구", 0.3887285888195038),
-    "09-vertical.png": ("치다느Pizza", 0.035417381674051285),
-    "10-vertical.png": ("자치하여", 0.7938026189804077),
-    "11-vertical.png": ("돌려", 0.9963746666908264),
+    "00-vertical.png": ("턴넴빎", 0.6662740111351013),
+    "01-horizontal.png": ("24,000원", 0.9979651570320129),
+    "02-vertical.png": ("연일", 0.9874387383460999),
+    "03-horizontal.png": ("사토시", 0.9973935484886169),
+    "04-horizontal.png": ("집시", 0.9992759227752686),
+    "05-horizontal.png": ("승진시키어", 0.5281342267990112),
+    "06-vertical.png": ("AOF 빌딩", 0.6403091549873352),
+    "07-horizontal.png": ("시프트", 0.9916859865188599),
+    "08-horizontal.png": ("양상추", 0.9775493144989014),
+    "09-vertical.png": ("쳐다보Pizza", 0.5003950595855713),
+    "10-vertical.png": ("자처하여", 0.9704539179801941),
+    "11-vertical.png": ("돌러", 0.9578281044960022),
 }
 
 
@@ -45,7 +44,7 @@ def test_shipped_model_reads_the_examples_as_recorded() -> None:
 def test_one_image_reads_as_in_the_batch() -> None:
     ocr = InverseDalleOCR.from_pretrained(PRETRAINED, device="cpu")
     text, confidence = ocr.read(EXAMPLES / "00-vertical.png")
-    assert (text, confidence) == ("틴넴빎", pytest.approx(EXPECTED["00-vertical.png"][1], rel=1e-5))
+    assert (text, confidence) == ("턴넴빎", pytest.approx(EXPECTED["00-vertical.png"][1], rel=1e-5))
 
 
 def test_a_batch_reads_as_its_images_one_by_one() -> None:
