@@ -16,7 +16,7 @@ from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.training import start_from_export, train
 from ocr_common.config import load_config
 from ocr_common.errors import UserError
-from vqvae import ImageTokenizer
+from vqvae.cli import load_tokenizer
 from vqvae.tokenize_table import tokenize_table
 
 
@@ -121,8 +121,7 @@ def test_tables_of_a_larger_budget_continue_the_reader_in_it(
 ) -> None:
     """The 32-token reader on tables its VQVAE made at 48 tokens: with the sizes left unset it
     trains in 48 (layout_growth.py), and its export tokenises image files at 48."""
-    tokenizer = ImageTokenizer.from_pretrained(pipeline["folder"] / "vqvae")
-    tokenizer.max_visual_length = 48
+    _, tokenizer = load_tokenizer(pipeline["folder"] / "vqvae", [], max_visual_length=48)
     table = tmp_path / "train-48.parquet"
     tokenize_table(tokenizer, pipeline["data"] / "train.csv", table, progress=False)
     unset = ["data.max_visual_length=null", "model.n_positions=null", "data.val_dataset=null"]
