@@ -11,8 +11,8 @@ from PIL import Image
 
 from ocr_common.fonts import HELDOUT, TRAIN, FontFace, fonts_by_split
 from ocr_common.synthetic import synthesize
-from ocr_common.synthetic.render import render_text_image
-from ocr_common.synthetic.sign_effects import decoration_mask, photographed
+from ocr_common.synthetic.render import render_text_image, text_mask
+from ocr_common.synthetic.sign_effects import decoration_mask, letter_spacing, photographed
 
 
 def _train_face() -> FontFace:
@@ -107,3 +107,33 @@ def test_sign_share_out_of_range_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(UserError, match="sign-effect share"):
         synthesize(tmp_path, num_train=1, num_validation=0, num_test=0, sign_share=1.5)
+
+
+def _gaps(mask: Image.Image) -> list[int]:
+    """Widths of the empty column runs between inked columns, left to right."""
+    inked = (np.asarray(mask) > 0).any(axis=0)
+    gaps, run = [], 0
+    for column in inked:
+        if column:
+            if run:
+                gaps.append(run)
+            run = 0
+        else:
+            run += 1
+    return gaps
+
+
+def test_letter_spacing_spreads_characters_and_keeps_word_spaces_wider() -> None:
+    face = _train_face()
+    tight = text_mask("하정", face, 40, vertical=False)
+    spaced = text_mask("하정", face, 40, vertical=False, tracking=0.8)
+    assert spaced.width >= tight.width + 0.8 * 40 - 2
+    assert abs(spaced.height - tight.height) <= 2
+    letter_gap = max(_gaps(spaced))
+    word_gap = max(_gaps(text_mask("하 정", face, 40, vertical=False, tracking=0.8)))
+    assert word_gap > letter_gap + 0.15 * 40  # a space still reads as a space
+    tall = text_mask("하정", face, 40, vertical=True, tracking=0.5)
+    assert tall.height >= text_mask("하정", face, 40, vertical=True).height + 0.5 * 40 - 2
+    draws = [letter_spacing(np.random.default_rng(seed)) for seed in range(200)]
+    assert 0.2 < np.mean([d > 0 for d in draws]) < 0.4
+    assert max(draws) <= 1.0

@@ -25,15 +25,28 @@ JPEG_PROBABILITY = 0.4
 BACKGROUNDS = ("plain", "gradient", "noisy")
 
 
-def text_mask(text: str, face: FontFace, size: int, vertical: bool) -> Image.Image:
-    """Coverage mask (mode L, 255 = ink) cropped to the ink; vertical stacks characters."""
+def text_mask(
+    text: str, face: FontFace, size: int, vertical: bool, tracking: float = 0.0
+) -> Image.Image:
+    """Coverage mask (mode L, 255 = ink) cropped to the ink; vertical stacks characters.
+
+    `tracking`: extra space after every character, in ems (signs are often letter-spaced).
+    """
     font = face.load(size)
     if vertical:
-        step = size * 1.05  # one em per syllable plus a little leading
+        step = size * (1.05 + tracking)  # one em per syllable plus a little leading
         canvas = Image.new("L", (2 * size, math.ceil(step * len(text) + size)))
         draw = ImageDraw.Draw(canvas)
         for row, char in enumerate(text):
             draw.text((size, size / 2 + step * (row + 0.5)), char, fill=255, font=font, anchor="mm")
+    elif tracking:
+        advances = [font.getlength(char) + tracking * size for char in text]
+        canvas = Image.new("L", (math.ceil(sum(advances) + 2 * size), 2 * size))
+        draw = ImageDraw.Draw(canvas)
+        x = size / 2
+        for char, advance in zip(text, advances, strict=True):
+            draw.text((x, size), char, fill=255, font=font, anchor="lm")
+            x += advance
     else:
         left, top, right, bottom = font.getbbox(text)
         canvas = Image.new("L", (right - left + 2, bottom - top + 2))
@@ -123,7 +136,8 @@ def render_text_image(
     (`glyph_variation`), as another face would draw them.
     """
     size = int(rng.integers(min_height, max_height + 1))
-    mask = text_mask(text, face, size, vertical)
+    tracking = sign_effects.letter_spacing(rng) if signs else 0.0
+    mask = text_mask(text, face, size, vertical, tracking)
     if varied:
         mask = glyph_variation.varied(mask, size, vertical, rng)
     if plain:

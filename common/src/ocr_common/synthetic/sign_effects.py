@@ -1,10 +1,11 @@
 """What makes a photographed sign unlike a clean render: applied to a share of the training images.
 
-Text effects (outline, drop shadow, 3-D extrusion) are drawn from the ink mask before the colours
-are laid; photo effects (textured backgrounds, uneven light and glare, perspective and a slight
-curve, motion blur, low resolution, tight or loose crops) act on the composed picture. Each effect
-is drawn independently, so most images get a few of them, and every draw comes from the caller's
-generator, so an image stays a pure function of its seed.
+Letter spacing widens the line as it is laid out; text effects (outline, drop shadow, 3-D
+extrusion) are drawn from the ink mask before the colours are laid; photo effects (textured
+backgrounds, uneven light and glare, perspective and a slight curve, motion blur, low resolution,
+tight or loose crops) act on the composed picture. Each effect is drawn independently, so most
+images get a few of them, and every draw comes from the caller's generator, so an image stays a
+pure function of its seed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ EFFECT_PROBABILITY = {
     "motion_blur": 0.2,
     "low_resolution": 0.25,
     "crop": 0.3,
+    "letter_spacing": 0.3,
 }
 
 
@@ -175,6 +177,13 @@ def _cropped(image: Image.Image, size: int, rng: np.random.Generator) -> Image.I
     cut = [round(size * rng.uniform(0, 0.12)) for _ in range(4)]
     box = (cut[0], cut[1], max(cut[0] + 4, w - cut[2]), max(cut[1] + 4, h - cut[3]))
     return image.crop(box)
+
+
+def letter_spacing(rng: np.random.Generator) -> float:
+    """Extra space after each character, in ems: shop signs spread short names wide (하 정)."""
+    if rng.random() >= EFFECT_PROBABILITY["letter_spacing"]:
+        return 0.0
+    return rng.uniform(0.15, 1.0)
 
 
 def loose_margins(rng: np.random.Generator) -> float:
