@@ -30,8 +30,9 @@ def parse_args() -> argparse.Namespace:
         type=float,
         default=0.0,
         metavar="SHARE",
-        help="share of training images with sign/photo effects (outlines, shadows, perspective, "
-        "textures, glare, blur, low resolution, crops); validation and test never get them",
+        help="share of training images with sign/photo effects (letter spacing, outlines, "
+        "shadows, perspective, textures, glare, blur, low resolution, crops); validation and test "
+        "never get them",
     )
     parser.add_argument(
         "--glyph-variation",
