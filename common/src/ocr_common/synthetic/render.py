@@ -34,7 +34,7 @@ def text_mask(
     """
     font = face.load(size)
     if vertical:
-        step = size * (1.05 + tracking)  # one em per syllable plus a little leading
+        step = size * (1.05 + tracking)  # an em per syllable, a little leading, any spacing
         canvas = Image.new("L", (2 * size, math.ceil(step * len(text) + size)))
         draw = ImageDraw.Draw(canvas)
         for row, char in enumerate(text):
