@@ -180,6 +180,20 @@ def test_bf16_autocast_only_on_cuda() -> None:
     assert isinstance(on_cuda, torch.autocast) and on_cuda.fast_dtype == torch.bfloat16
 
 
+def test_cpu_bf16_benchmark_compares_the_encoder_in_both_precisions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_thread: None
+) -> None:
+    output = tmp_path / "bf16.json"
+    labels = ROOT / "examples" / "labels.csv"
+    script = ROOT / "benchmarks" / "bench_cpu_bf16.py"
+    run_entry_script(script, [PRETRAINED, labels, "--output", output], monkeypatch)
+    result = json.loads(output.read_text())
+    assert result["lines"] == 12
+    assert result["word_accuracy"]["fp32"] == pytest.approx(11 / 12)  # the recorded readings
+    assert 0.0 <= result["codes_changed"] <= 1.0 and 0.0 <= result["grids_changed"] <= 1.0
+    assert all(seconds > 0 for seconds in result["encoder_seconds"].values())
+
+
 @pytest.mark.slow
 def test_gpu_check_runs_every_step_at_toy_sizes_on_cpu(tmp_path: Path) -> None:
     """benchmarks/gpu_check.py --cpu: the GPU check's commands and configs, so it cannot rot."""
