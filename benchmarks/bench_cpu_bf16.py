@@ -33,7 +33,9 @@ def flat(grids: list[list[list[int]]]) -> list[int]:
     return [code for grid in grids for row in grid for code in row]
 
 
-def timed_encode(ocr: InverseDalleOCR, inputs: list[torch.Tensor], bf16: bool, rounds: int = 2):
+def timed_encode(
+    ocr: InverseDalleOCR, inputs: list[torch.Tensor], bf16: bool, rounds: int = 2
+) -> tuple[list[list[list[int]]], float]:
     """(grids, the best of `rounds` wall-clock seconds) of encoding `inputs`."""
     best = float("inf")
     for _ in range(rounds):
