@@ -98,6 +98,8 @@ def bench_training(
     table = load_token_table(tokens_table, config.data)
     vocabulary = Vocabulary.build(table.texts, config.data.text_unit)
     module = OCRModule.create(config, vocabulary).to(device).train()
+    if config.train.compile:
+        module.compile_for_training()
     dataset = OCRDataset(table, module.layout, vocabulary)
     size = config.train.batch_size
     batches = [
@@ -124,6 +126,7 @@ def bench_training(
     parameters = sum(p.numel() for p in module.parameters())
     return {
         "precision": "bf16 autocast" if bf16 else "fp32",
+        "compiled": config.train.compile,
         "parameters": parameters,
         "batch_size": size,
         "sequence_length": module.layout.sequence_length,
@@ -166,7 +169,7 @@ def bench_reading(ocr: InverseDalleOCR, grids, images, batch_sizes: list[int]) -
     if images:
         end_to_end = {
             b: rates(lambda b=b: ocr.read_batch(images, batch_size=b), len(images))
-            for b in sorted({1, best})
+            for b in sorted({best} | {1} & set(batch_sizes))
         }
         result["end_to_end_from_image_files"] = {
             "images": len(images),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import runpy
+import shutil
 import sys
 from pathlib import Path
 
@@ -15,9 +16,12 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.plugins.precision import MixedPrecision
+from torch.utils.data import default_collate
 from training_helpers import GPT2_SRC, ROOT, TINY_GPT2_CONFIG, run, write_token_table
 
 from inverse_dalle.config import InverseDalleConfig
+from inverse_dalle.data import OCRDataset, load_token_table
+from inverse_dalle.lightning_module import OCRModule
 from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.training import train
 from ocr_common.config import load_config
@@ -75,6 +79,32 @@ def test_fused_adamw_with_gradient_clipping_trains_under_bf16_mixed(
     assert len(norms.at_step) == config.train.max_steps
     assert min(norms.before) > 10 * CLIP
     assert max(norms.at_step) == pytest.approx(CLIP, rel=1e-3)
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="torch.compile on CPU needs a C compiler")
+def test_train_compile_trains_the_compiled_forward_and_keeps_checkpoint_names(
+    tmp_path: Path, one_thread: None
+) -> None:
+    """train.compile: the losses run through torch.compile (the same values as eager), the
+    weights keep their names, and training with it runs and exports as usual."""
+    write_token_table(tmp_path / "train.parquet", 16, seed=0)
+    write_token_table(tmp_path / "validation.parquet", 4, seed=1)
+    (tmp_path / "tiny.yaml").write_text(TINY_GPT2_CONFIG.format(folder=tmp_path))
+    config = load_config(
+        InverseDalleConfig, tmp_path / "tiny.yaml", ["train.compile=true", "train.max_steps=2"]
+    )
+    run_dir = tmp_path / "run"
+    train(config, run_dir)
+    module = OCRModule.load_from_checkpoint(run_dir / "last.ckpt").eval()
+    names = list(module.state_dict())
+    dataset = OCRDataset(
+        load_token_table(tmp_path / "train.parquet", config.data), module.layout, module.vocabulary
+    )
+    batch = default_collate([dataset[i] for i in range(4)])
+    eager = module.losses(batch)["loss"]
+    module.compile_for_training()
+    assert float(module.losses(batch)["loss"]) == pytest.approx(float(eager), abs=1e-5)
+    assert list(module.state_dict()) == names and not any("_orig_mod" in n for n in names)
 
 
 class TinyRegression(ClipsFusedOptimizerGradients, L.LightningModule):
@@ -175,6 +205,24 @@ def test_device_cpu_reads_as_the_api_default(
     assert list(readings["text"]) == [text for text, _ in expected]
 
 
+def test_decoding_files_in_threads_reads_as_one_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On CUDA, files are decoded and prepared in threads (LineReader.decode_threads): the same
+    grids and readings in the same order, an unreadable file still None in its place."""
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    files = sorted((ROOT / "examples").glob("*.png"))
+    files.insert(3, broken)
+    ocr = InverseDalleOCR.from_pretrained(PRETRAINED, device="cpu")
+    assert ocr.decode_threads == 1  # on CPU the cores are torch's
+    alone = ocr.tokenize_each(files, batch_size=5), ocr.read_batch(files, batch_size=5)
+    monkeypatch.setattr(InverseDalleOCR, "decode_threads", 4)
+    threaded = ocr.tokenize_each(files, batch_size=5), ocr.read_batch(files, batch_size=5)
+    assert threaded == alone
+    assert alone[0][3] is None and alone[1][3] == ("", 0.0)
+
+
 def test_bf16_autocast_only_on_cuda() -> None:
     assert not isinstance(fast_inference(torch.device("cpu")), torch.autocast)
     on_cuda = fast_inference(torch.device("cuda"))  # constructing it needs no GPU
@@ -202,9 +250,17 @@ def test_cpu_bf16_benchmark_compares_the_encoder_in_both_precisions(
 
 @pytest.mark.slow
 def test_gpu_check_runs_every_step_at_toy_sizes_on_cpu(tmp_path: Path) -> None:
-    """benchmarks/gpu_check.py --cpu: the GPU check's commands and configs, so it cannot rot."""
+    """benchmarks/gpu_check.py --cpu: the GPU check's commands and configs, so it cannot rot; on a
+    dataset synthesised beforehand (--data, for a GPU machine without the fonts) by the command
+    its own synthesise step runs."""
     report_path = tmp_path / "cpu.json"
-    run([GPU_CHECK, "--cpu", "--root", tmp_path / "root", "--output", report_path], tmp_path)
+    data = tmp_path / "data"
+    synthesize = [ROOT / "scripts" / "synthesize_dataset.py", data, "--no-progress"]
+    run([*synthesize, "--train", 32, "--validation", 8, "--test", 0], tmp_path)
+    run(
+        [GPU_CHECK, "--cpu", "--data", data, "--root", tmp_path / "root", "--output", report_path],
+        tmp_path,
+    )
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert list(report["steps"]) == [
         "synthesize",
@@ -219,6 +275,11 @@ def test_gpu_check_runs_every_step_at_toy_sizes_on_cpu(tmp_path: Path) -> None:
         "benchmark",
     ]
     assert all(step["seconds"] > 0 for step in report["steps"].values())
+    assert report["steps"]["synthesize"] == {
+        "seconds": report["steps"]["synthesize"]["seconds"],
+        "images": 40,
+        "given": str(data),
+    }
     assert report["steps"]["tokenize"]["rows"] == {"train": 32, "validation": 8}
     assert report["steps"]["draw"]["images"] == 2
     for training in ("train_vqvae", "train_gpt2"):  # logged by ocr_common.data_wait

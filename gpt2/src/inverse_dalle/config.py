@@ -108,6 +108,7 @@ class OptimConfig:
 @dataclass
 class GPT2TrainConfig(TrainConfig):
     gradient_checkpointing: bool = False
+    compile: bool = False  # torch.compile the training forward: for GPUs (a minute to compile)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,7 @@ class OCRModule(VersionedCheckpoints, ClipsFusedOptimizerGradients, L.LightningM
         self.model = build_model(self.config.model, self.layout)
         if self.config.train.gradient_checkpointing:
             self.model.gradient_checkpointing_enable()
+        self._compiled_transformer: Callable[..., Any] | None = None  # compile_for_training
         self._predictions: list[tuple[str, str]] = []
 
     @classmethod
@@ -113,7 +115,8 @@ class OCRModule(VersionedCheckpoints, ClipsFusedOptimizerGradients, L.LightningM
     def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         input_ids = batch["input_ids"]  # (B, T)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
-        hidden = self.model.transformer(
+        transformer = self._compiled_transformer or self.model.transformer
+        hidden = transformer(
             input_ids=input_ids,
             attention_mask=batch["attention_mask"],
             position_ids=positions.expand_as(input_ids),
@@ -127,6 +130,16 @@ class OCRModule(VersionedCheckpoints, ClipsFusedOptimizerGradients, L.LightningM
         optim = self.config.optim
         total = optim.text_loss_weight * text + optim.image_loss_weight * image
         return {"loss": total, "text_loss": text, "image_loss": image}
+
+    def compile_for_training(self) -> None:
+        """torch.compile the transformer for the losses (train.compile). Its bound forward, not
+        the module, so checkpoints keep their weights' names, and validation's token-by-token
+        reading (its shapes change every step) stays eager."""
+        self._compiled_transformer = torch.compile(self.model.transformer.forward)
+
+    def on_fit_start(self) -> None:
+        if self.config.train.compile:
+            self.compile_for_training()
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         noise = self.config.data.visual_token_noise

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
@@ -30,6 +31,12 @@ class LineReader:
     tta: int = 1  # views read per image and voted on; 1: the image alone
     tta_threshold: float | None = None  # read the other views only below this confidence
     device = torch.device("cpu")
+
+    @property
+    def decode_threads(self) -> int:
+        """Threads decoding and preparing image files. On a GPU one thread would keep it waiting
+        (Pillow's decoders and resizing release the GIL); on CPU the cores are torch's."""
+        return min(8, os.cpu_count() or 1) if self.device.type == "cuda" else 1
 
     def set_tta(self, views: int, threshold: float | None = None) -> None:
         """Read `views` views of each image; with `threshold`, the image alone first and the
@@ -73,14 +80,19 @@ class LineReader:
     ) -> list[list[Grid] | None]:
         """Each file is decoded once, its views shrunk to the encoder's input and the image
         dropped before the next, so a batch of big photos needs little memory."""
-        inputs: list[list[Any] | None] = []
-        for image in images:
+
+        def prepared(image: ImageInput) -> list[Any] | None:
             try:
                 loaded = load_image(image)
             except UnreadableImage:
-                inputs.append(None)
-                continue
-            inputs.append([self.prepare(loaded, view) for view in views])
+                return None
+            return [self.prepare(loaded, view) for view in views]
+
+        if self.decode_threads > 1:
+            with ThreadPoolExecutor(self.decode_threads) as pool:
+                inputs = list(pool.map(prepared, images))
+        else:
+            inputs = [prepared(image) for image in images]
         flat = [x for each in inputs if each is not None for x in each]
         encoded = iter(self.encode(flat, batch_size))
         return [None if each is None else [next(encoded) for _ in each] for each in inputs]
