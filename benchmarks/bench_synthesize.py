@@ -16,10 +16,10 @@ import resource
 import tempfile
 from pathlib import Path
 
+from ocr_common.cores import available_cores
 from ocr_common.errors import run_cli
 from ocr_common.json_files import write_json
 from ocr_common.synthetic import synthesize
-from ocr_common.synthetic.generate import default_workers
 
 RESULT = Path(__file__).resolve().parent / "results" / "synthesize.json"
 
@@ -58,7 +58,7 @@ def main() -> None:
         "seconds": round(report.seconds, 2),
         "images_per_second": round(report.images_per_second, 1),
         "cpu_ms_per_image": round(1000 * cpu_seconds / max(1, sum(report.counts.values())), 2),
-        "workers": args.workers or default_workers(),
+        "workers": args.workers or available_cores(),
         "cpu_count": os.cpu_count(),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],

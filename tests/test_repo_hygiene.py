@@ -53,3 +53,24 @@ def test_ci_runs_the_readme_test_command():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     recipe = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, flags=re.MULTILINE)
     assert recipe is not None and commands(recipe.group(1)) == ["$(PY) -m pytest"]
+
+
+def test_commands_that_run_models_do_not_load_the_synthesiser():
+    """Reading, tokenising, training, exporting and drawing need no fonts or word lists: a GPU
+    machine without `wordfreq` read nothing when the reading CLI imported the synthesiser."""
+    modules = [
+        "inverse_dalle.cli",
+        "inverse_dalle.training",
+        "inverse_dalle.finetuning",
+        "inverse_dalle.export",
+        "vqvae.cli",
+        "vqvae.training",
+    ]
+    probe = (
+        f"import importlib, sys; [importlib.import_module(m) for m in {modules!r}]; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'wordfreq' "
+        "or m.startswith('ocr_common.synthetic')))"
+    )
+    result = run(sys.executable, "-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

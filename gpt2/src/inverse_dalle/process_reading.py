@@ -9,13 +9,13 @@ hands back (text, confidence, ended), so readings are the single process's, in o
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import torch
 
+from ocr_common.cores import available_cores
 from ocr_common.errors import UserError
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def default_workers(device: torch.device, images: int, batch_size: int) -> int:
     shares the loaded model), no more than there are batches; elsewhere 1."""
     if device.type != "cpu" or sys.platform != "linux":
         return 1
-    return max(1, min(len(os.sched_getaffinity(0)), images // batch_size))
+    return max(1, min(available_cores(), images // batch_size))
 
 
 def read_in_processes(

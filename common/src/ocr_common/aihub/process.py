@@ -23,8 +23,8 @@ from tqdm import tqdm
 from ocr_common.aihub.crops import CropJob, crop_image, crop_name
 from ocr_common.aihub.labels import SKIP_REASONS, MalformedLabels, read_label_file
 from ocr_common.aihub.locate import ImageLocator, Unlocatable
+from ocr_common.cores import available_cores
 from ocr_common.errors import UserError
-from ocr_common.synthetic.generate import default_workers  # the one core-count helper
 from ocr_common.tables import SUFFIXES, write_table
 
 COLUMNS = ("img_path", "text", "orientation", "source")
@@ -109,7 +109,7 @@ def _crop_all(
 ) -> Iterator[tuple[list[dict[str, str]], Counter]]:
     """Results in job order, from a process pool or, for one worker, in this process."""
     work = partial(crop_image, output_dir=output_dir)
-    workers = min(workers or default_workers(), len(jobs))
+    workers = min(workers or available_cores(), len(jobs))
     if workers <= 1:
         yield from map(work, jobs)
         return

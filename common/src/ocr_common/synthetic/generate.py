@@ -19,6 +19,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ocr_common.atomic import atomic_path
+from ocr_common.cores import available_cores
 from ocr_common.errors import UserError
 from ocr_common.fonts import HELDOUT, TRAIN, FontFace, draws_text, fonts_by_split
 from ocr_common.synthetic.coverage import CharacterCoverage, character_coverage
@@ -126,18 +127,11 @@ def _render_chunk(task: tuple[str, int, int]) -> tuple[str, list[dict[str, str]]
     return split, [row for row, _ in items], sum(redraws for _, redraws in items)
 
 
-def default_workers() -> int:
-    """The cores this process may use (all of them on systems without CPU affinity)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def _run_chunks(
     job: _Job, tasks: list[tuple[str, int, int]], workers: int | None
 ) -> Iterator[tuple[str, list[dict[str, str]], int]]:
     """Chunk results in task order, from a process pool or, for one worker, in this process."""
-    workers = min(workers or default_workers(), len(tasks))
+    workers = min(workers or available_cores(), len(tasks))
     if workers <= 1:
         _start_worker(job)
         yield from map(_render_chunk, tasks)
