@@ -205,24 +205,6 @@ def test_device_cpu_reads_as_the_api_default(
     assert list(readings["text"]) == [text for text, _ in expected]
 
 
-def test_decoding_files_in_worker_processes_reads_as_one_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """On CUDA, files are decoded and prepared in forked workers (LineReader.decode_workers): the
-    same grids and readings in the same order, an unreadable file still None in its place."""
-    broken = tmp_path / "broken.png"
-    broken.write_bytes(b"not an image")
-    files = sorted((ROOT / "examples").glob("*.png"))
-    files.insert(3, broken)
-    ocr = InverseDalleOCR.from_pretrained(PRETRAINED, device="cpu")
-    assert ocr.decode_workers == 1  # on CPU the cores are torch's
-    alone = ocr.tokenize_each(files, batch_size=5), ocr.read_batch(files, batch_size=5)
-    monkeypatch.setattr(InverseDalleOCR, "decode_workers", 2)
-    threaded = ocr.tokenize_each(files, batch_size=5), ocr.read_batch(files, batch_size=5)
-    assert threaded == alone
-    assert alone[0][3] is None and alone[1][3] == ("", 0.0)
-
-
 def test_bf16_autocast_only_on_cuda() -> None:
     assert not isinstance(fast_inference(torch.device("cpu")), torch.autocast)
     on_cuda = fast_inference(torch.device("cuda"))  # constructing it needs no GPU

@@ -1,5 +1,6 @@
 import importlib.util
 import time
+from types import SimpleNamespace
 
 import lightning as L
 import pandas as pd
@@ -7,6 +8,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
+from ocr_common.data_wait import DataWaitMonitor
 from ocr_common.errors import UserError
 from ocr_common.trainer import TrainConfig, build_trainer
 
@@ -125,3 +127,15 @@ def test_the_share_of_time_waiting_for_batches_is_logged(tmp_path, loading_delay
     else:
         assert share < 0.3  # the epoch's first fetch and the logging between steps
     assert f"waited for batches {share:.1%}" in caplog.text
+
+
+def test_a_cuda_batch_end_waits_for_its_kernels_before_the_clock(monkeypatch):
+    """On CUDA the batch's end synchronises before it is timed, so the step's own GPU time is
+    not read as waiting for the next batch; on CPU nothing synchronises."""
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append(device))
+    trainer = SimpleNamespace(global_step=1, log_every_n_steps=50, loggers=[])
+    monitor = DataWaitMonitor()
+    for device in ("cpu", "cuda:0"):
+        monitor.on_train_batch_end(trainer, SimpleNamespace(device=torch.device(device)))
+    assert calls == [torch.device("cuda:0")]

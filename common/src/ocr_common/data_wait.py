@@ -4,9 +4,9 @@ A loop that waits for its DataLoader wastes the accelerator; one that never wait
 compute. The wait is the time from one training batch's end to the next one's start — fetching
 the batch, which blocks only when no loader worker has one ready — over the loop's time from the
 first fetch to the last batch's end. Validation, run between batches, counts in neither (nor
-does the fetch right after it). On a GPU, whose kernels run asynchronously, the time waiting for
-them is spent inside the step (where something synchronises), so it counts as compute, not as
-waiting.
+does the fetch right after it). On a GPU, whose kernels run asynchronously, the batch's end waits
+for its kernels: otherwise the first thing after it that synchronises (the progress bar reading
+the loss) would count the step's own GPU time as waiting for data.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info
 
@@ -42,6 +43,8 @@ class DataWaitMonitor(Callback):
         self._since = now  # now the step's own time
 
     def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, *args) -> None:
+        if module.device.type == "cuda":
+            torch.cuda.synchronize(module.device)  # the step's kernels are its own time
         now = time.perf_counter()
         if self._since is not None:
             self.total += now - self._since

@@ -5,47 +5,21 @@ augmentation (`tta` views per image, voted on: voting.py) included."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
 
 from inverse_dalle.process_reading import read_in_processes
 from inverse_dalle.reading import Reading
 from inverse_dalle.vocabulary import Vocabulary
 from inverse_dalle.voting import vote
-from ocr_common.cores import available_cores
 from ocr_common.errors import UserError
 from ocr_common.images import UnreadableImage, load_image
 
 ImageInput = str | os.PathLike | Image.Image
 Grid = list[list[int]]
-
-
-def as_is(item: Any) -> Any:
-    return item
-
-
-class PreparedViews(Dataset):
-    """Item i: the encoder inputs of views `views` of image i (None where it cannot be read)."""
-
-    def __init__(
-        self, reader: LineReader, images: Sequence[ImageInput], views: Sequence[int]
-    ) -> None:
-        self.reader, self.images, self.views = reader, images, views
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> list[Any] | None:
-        try:
-            loaded = load_image(self.images[index])
-        except UnreadableImage:
-            return None
-        return [self.reader.prepare(loaded, view) for view in self.views]
 
 
 class LineReader:
@@ -56,15 +30,6 @@ class LineReader:
     tta: int = 1  # views read per image and voted on; 1: the image alone
     tta_threshold: float | None = None  # read the other views only below this confidence
     device = torch.device("cpu")
-
-    @property
-    def decode_workers(self) -> int:
-        """Processes decoding and preparing image files. On a GPU one process would keep it
-        waiting (threads do not help: preparing is GIL-bound Python and numpy on small arrays);
-        on CPU the cores are torch's. Forked, so Linux only."""
-        if self.device.type != "cuda" or sys.platform != "linux":
-            return 1
-        return min(8, available_cores())
 
     def set_tta(self, views: int, threshold: float | None = None) -> None:
         """Read `views` views of each image; with `threshold`, the image alone first and the
@@ -108,19 +73,14 @@ class LineReader:
     ) -> list[list[Grid] | None]:
         """Each file is decoded once, its views shrunk to the encoder's input and the image
         dropped before the next, so a batch of big photos needs little memory."""
-        workers = self.decode_workers if len(images) >= 4 * self.decode_workers else 1
-        prepared = PreparedViews(self, images, views)
-        if workers > 1:  # forked workers; the prepared tensors come back in shared memory
-            loader = DataLoader(
-                prepared,
-                batch_size=None,
-                num_workers=workers,
-                collate_fn=as_is,
-                multiprocessing_context="fork",
-            )
-            inputs = list(loader)
-        else:
-            inputs = [prepared[index] for index in range(len(images))]
+        inputs: list[list[Any] | None] = []
+        for image in images:
+            try:
+                loaded = load_image(image)
+            except UnreadableImage:
+                inputs.append(None)
+                continue
+            inputs.append([self.prepare(loaded, view) for view in views])
         flat = [x for each in inputs if each is not None for x in each]
         encoded = iter(self.encode(flat, batch_size))
         return [None if each is None else [next(encoded) for _ in each] for each in inputs]
