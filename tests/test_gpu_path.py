@@ -205,6 +205,26 @@ def test_device_cpu_reads_as_the_api_default(
     assert list(readings["text"]) == [text for text, _ in expected]
 
 
+def test_files_prepared_in_worker_processes_read_as_in_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On CUDA, files are prepared in forked workers, chunk by chunk (LineReader.decode_workers):
+    the same grids and readings in the same order, an unreadable file still None in its place."""
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    files = [*sorted((ROOT / "examples").glob("*.png")), broken]
+    files.insert(5, broken)
+    ocr = InverseDalleOCR.from_pretrained(PRETRAINED, device="cpu")
+    assert ocr.decode_workers == 1  # on CPU the cores are torch's
+    alone = ocr.tokenize_each(files, batch_size=5), ocr.read_batch(files, batch_size=5)
+    monkeypatch.setattr(InverseDalleOCR, "decode_workers", 2)
+    for module in ("line_reader", "prepared_in_workers"):  # 14 files in 4 chunks
+        monkeypatch.setattr(f"inverse_dalle.{module}.CHUNK", 4)
+    in_workers = ocr.tokenize_each(files, batch_size=5), ocr.read_batch(files, batch_size=5)
+    assert in_workers == alone
+    assert alone[0][5] is None and alone[0][-1] is None and alone[1][5] == ("", 0.0)
+
+
 def test_bf16_autocast_only_on_cuda() -> None:
     assert not isinstance(fast_inference(torch.device("cpu")), torch.autocast)
     on_cuda = fast_inference(torch.device("cuda"))  # constructing it needs no GPU

@@ -5,16 +5,19 @@ augmentation (`tta` views per image, voted on: voting.py) included."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from PIL import Image
 
+from inverse_dalle.prepared_in_workers import CHUNK, prepare_in_workers
 from inverse_dalle.process_reading import read_in_processes
 from inverse_dalle.reading import Reading
 from inverse_dalle.vocabulary import Vocabulary
 from inverse_dalle.voting import vote
+from ocr_common.cores import available_cores
 from ocr_common.errors import UserError
 from ocr_common.images import UnreadableImage, load_image
 
@@ -30,6 +33,15 @@ class LineReader:
     tta: int = 1  # views read per image and voted on; 1: the image alone
     tta_threshold: float | None = None  # read the other views only below this confidence
     device = torch.device("cpu")
+
+    @property
+    def decode_workers(self) -> int:
+        """Processes preparing image files for the encoder (prepared_in_workers.py): on a GPU,
+        which one core would keep waiting, up to 8 (forked: Linux only); on CPU 1, the cores
+        being torch's."""
+        if self.device.type != "cuda" or sys.platform != "linux":
+            return 1
+        return min(8, available_cores())
 
     def set_tta(self, views: int, threshold: float | None = None) -> None:
         """Read `views` views of each image; with `threshold`, the image alone first and the
@@ -72,15 +84,21 @@ class LineReader:
         self, images: Sequence[ImageInput], batch_size: int, views: Sequence[int]
     ) -> list[list[Grid] | None]:
         """Each file is decoded once, its views shrunk to the encoder's input and the image
-        dropped before the next, so a batch of big photos needs little memory."""
-        inputs: list[list[Any] | None] = []
-        for image in images:
+        dropped before the next, so a batch of big photos needs little memory; on a GPU in
+        `decode_workers` processes, chunk by chunk."""
+
+        def prepared(image: ImageInput) -> list[Any] | None:
             try:
                 loaded = load_image(image)
             except UnreadableImage:
-                inputs.append(None)
-                continue
-            inputs.append([self.prepare(loaded, view) for view in views])
+                return None
+            return [self.prepare(loaded, view) for view in views]
+
+        workers = self.decode_workers if len(images) > CHUNK else 1
+        if workers > 1:
+            inputs = prepare_in_workers(prepared, images, workers)
+        else:
+            inputs = [prepared(image) for image in images]
         flat = [x for each in inputs if each is not None for x in each]
         encoded = iter(self.encode(flat, batch_size))
         return [None if each is None else [next(encoded) for _ in each] for each in inputs]
