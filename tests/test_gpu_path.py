@@ -218,8 +218,7 @@ def test_files_prepared_in_worker_processes_read_as_in_one(
     assert ocr.decode_workers == 1  # on CPU the cores are torch's
     alone = ocr.tokenize_each(files, batch_size=5), ocr.read_batch(files, batch_size=5)
     monkeypatch.setattr(InverseDalleOCR, "decode_workers", 2)
-    for module in ("line_reader", "prepared_in_workers"):  # 14 files in 4 chunks
-        monkeypatch.setattr(f"inverse_dalle.{module}.CHUNK", 4)
+    monkeypatch.setattr("inverse_dalle.process_reading.PREPARE_CHUNK", 4)  # 14 files: 4 chunks
     in_workers = ocr.tokenize_each(files, batch_size=5), ocr.read_batch(files, batch_size=5)
     assert in_workers == alone
     assert alone[0][5] is None and alone[0][-1] is None and alone[1][5] == ("", 0.0)

@@ -5,15 +5,13 @@ augmentation (`tta` views per image, voted on: voting.py) included."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from PIL import Image
 
-from inverse_dalle.prepared_in_workers import CHUNK, prepare_in_workers
-from inverse_dalle.process_reading import read_in_processes
+from inverse_dalle.process_reading import FORKS, prepare_in_processes, read_in_processes
 from inverse_dalle.reading import Reading
 from inverse_dalle.vocabulary import Vocabulary
 from inverse_dalle.voting import vote
@@ -36,10 +34,10 @@ class LineReader:
 
     @property
     def decode_workers(self) -> int:
-        """Processes preparing image files for the encoder (prepared_in_workers.py): on a GPU,
+        """Processes preparing image files for the encoder (process_reading.py): on a GPU,
         which one core would keep waiting, up to 8 (forked: Linux only); on CPU 1, the cores
         being torch's."""
-        if self.device.type != "cuda" or sys.platform != "linux":
+        if self.device.type != "cuda" or not FORKS:
             return 1
         return min(8, available_cores())
 
@@ -94,11 +92,7 @@ class LineReader:
                 return None
             return [self.prepare(loaded, view) for view in views]
 
-        workers = self.decode_workers if len(images) > CHUNK else 1
-        if workers > 1:
-            inputs = prepare_in_workers(prepared, images, workers)
-        else:
-            inputs = [prepared(image) for image in images]
+        inputs = prepare_in_processes(prepared, images, self.decode_workers)
         flat = [x for each in inputs if each is not None for x in each]
         encoded = iter(self.encode(flat, batch_size))
         return [None if each is None else [next(encoded) for _ in each] for each in inputs]
