@@ -42,3 +42,31 @@ def test_subsets_of_one_weight_merge_into_a_font_that_draws_every_range(tmp_path
     (face,) = faces_in_file(merged)
     assert draws_text(face, "가나다한글AB")
     assert not draws_text(face, "국")  # in neither subset
+
+
+def test_ready_made_packages_copy_their_listed_cuts_once(tmp_path: Path, monkeypatch) -> None:
+    from ocr_common import fontsource
+
+    faces = [f for f in fonts_by_split()[TRAIN] if f.path.endswith(".ttf")]
+    if not faces:
+        pytest.skip("no .ttf Korean training font installed")
+    package = tmp_path / "package"
+    (package / "dist").mkdir(parents=True)
+    for name in ("Demo-Regular.ttf", "Demo-Bold.ttf", "Demo-Thin.ttf"):
+        (package / "dist" / name).write_bytes(Path(faces[0].path).read_bytes())
+    unpacked = []
+    monkeypatch.setattr(
+        fontsource, "_unpack", lambda name, scratch: unpacked.append(name) or package
+    )
+    monkeypatch.setattr(
+        fontsource.shutil, "which", lambda tool: "/usr/bin/npm" if tool == "npm" else None
+    )
+    wanted = {"demo": ("dist/Demo-Regular.ttf", "dist/Demo-Bold.ttf")}
+    dest = tmp_path / "fonts"
+
+    assert fontsource.install((), wanted, dest) == 0
+    assert sorted(p.name for p in dest.iterdir()) == ["demo-Demo-Bold.ttf", "demo-Demo-Regular.ttf"]
+    (face, *_) = faces_in_file(dest / "demo-Demo-Regular.ttf")
+    assert draws_text(face, "가나다")
+    assert fontsource.install((), wanted, dest) == 0
+    assert unpacked == ["demo"]  # installed once, then found
