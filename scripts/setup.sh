@@ -35,7 +35,7 @@ elif [ -n "$missing" ]; then
   echo "setup: not root or no apt-get; installing the pip fallback font (Noto Sans CJK)"
   .venv/bin/pip install --quiet manimgx-fonts-cjk
 fi
-# Korean families from npm (Fontsource's, merged, and three ready-made) into ~/.local/share/fonts/fontsource;
-# a family that cannot be fetched is named and skipped.
-.venv/bin/python -m ocr_common.fontsource || echo "setup: some Fontsource families are missing (above)"
+# Korean families from npm (Fontsource's, merged, and three ready-made packages) into
+# ~/.local/share/fonts/fontsource; one that cannot be fetched is named and skipped.
+.venv/bin/python -m ocr_common.fontsource || echo "setup: some npm Korean fonts are missing (above)"
 .venv/bin/python -m ocr_common.fonts --summary || true

@@ -1,7 +1,7 @@
 """Korean fonts on this machine: discovery, the train / held-out split, and the glyph check.
 
-Fonts come from fontconfig (`fc-list :lang=ko`), the Fontsource families merged by
-`ocr_common.fontsource` and, when installed, the pip fallback package `manimgx_fonts_cjk` (Noto Sans
+Fonts come from fontconfig (`fc-list :lang=ko`), the npm families `ocr_common.fontsource`
+installs and, when installed, the pip fallback package `manimgx_fonts_cjk` (Noto Sans
 CJK in a .ttc). The Un* and Baekmuk families are held out to measure generalisation to unseen
 fonts; every other Korean text face trains (the Chinese and Japanese cuts of Noto CJK are skipped:
 their Hangul is the KR cut's).
