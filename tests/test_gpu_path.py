@@ -19,6 +19,7 @@ from lightning.pytorch.plugins.precision import MixedPrecision
 from torch.utils.data import default_collate
 from training_helpers import GPT2_SRC, ROOT, TINY_GPT2_CONFIG, run, write_token_table
 
+from inverse_dalle.cli import dispatch
 from inverse_dalle.config import InverseDalleConfig
 from inverse_dalle.data import OCRDataset, load_token_table
 from inverse_dalle.lightning_module import OCRModule
@@ -26,6 +27,7 @@ from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.training import train
 from ocr_common.config import load_config
 from ocr_common.devices import default_device, fast_inference
+from ocr_common.errors import run_cli
 from ocr_common.metrics import score
 from ocr_common.optimization import ClipsFusedOptimizerGradients
 
@@ -191,6 +193,14 @@ def test_cuda_without_cuda_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     )
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_read_page_takes_a_device_too(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(lambda: dispatch(["read-page", str(PRETRAINED), "x.png", "--device", "cuda"]))
+    assert exit_info.value.code == 2
+    assert "CUDA is not available here" in capsys.readouterr().err
+
+
 def test_device_cpu_reads_as_the_api_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -230,23 +240,27 @@ def test_bf16_autocast_only_on_cuda() -> None:
     assert isinstance(on_cuda, torch.autocast) and on_cuda.fast_dtype == torch.bfloat16
 
 
-def test_cpu_bf16_benchmark_compares_the_encoder_in_both_precisions(
+def test_cpu_encoder_benchmark_compares_precisions_on_the_same_lines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_thread: None
 ) -> None:
-    output = tmp_path / "bf16.json"
+    output = tmp_path / "encoder.json"
     labels = ROOT / "examples" / "labels.csv"
-    script = ROOT / "benchmarks" / "bench_cpu_bf16.py"
-    run_entry_script(script, [PRETRAINED, labels, "--output", output], monkeypatch)
+    script = ROOT / "benchmarks" / "bench_cpu_encoder.py"
+    run_entry_script(script, [PRETRAINED, labels, "--no-compile", "--output", output], monkeypatch)
     result = json.loads(output.read_text())
     assert result["lines"] == 12
+    variants = result["variants"]
+    assert set(variants) == {"fp32", "bf16_autocast", "fp16_autocast"}
     table = pd.read_csv(labels)
     readings = InverseDalleOCR.from_pretrained(PRETRAINED, device="cpu").read_batch(
         [ROOT / "examples" / name for name in table["img_path"]]
     )
     as_read = score([text for text, _ in readings], list(table["text"])).word_accuracy
-    assert result["word_accuracy"]["fp32"] == pytest.approx(as_read)  # as the reader reads
-    assert 0.0 <= result["codes_changed"] <= 1.0 and 0.0 <= result["grids_changed"] <= 1.0
-    assert all(seconds > 0 for seconds in result["encoder_seconds"].values())
+    assert variants["fp32"]["word_accuracy"] == pytest.approx(as_read)  # as the reader reads
+    assert variants["fp32"]["codes_changed"] == 0.0 and variants["fp32"]["speed_vs_fp32"] == 1.0
+    for v in variants.values():
+        assert 0.0 <= v["codes_changed"] <= 1.0 and 0.0 <= v["grids_changed"] <= 1.0
+        assert v["encoder_seconds"] > 0
 
 
 @pytest.mark.slow

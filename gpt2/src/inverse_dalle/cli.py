@@ -11,6 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 from transformers.utils import logging as transformers_logging
 
+from inverse_dalle.batch_sizing import CPU_BATCH, GPU_BATCH
 from inverse_dalle.generation import CAPTIONS_FILE, SUMMARY_FILE, GenerationRequest, generate
 from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.pages import (
@@ -85,8 +86,17 @@ READ_PAGE_EXAMPLES = (
 )
 
 
-def _check_batch_size(batch_size: int) -> None:
-    if batch_size < 1:
+def add_batch_size_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"images read at once (default: {CPU_BATCH} on CPU; on a GPU {GPU_BATCH}, halved "
+        "whenever it runs out of memory)",
+    )
+
+
+def _check_batch_size(batch_size: int | None) -> None:
+    if batch_size is not None and batch_size < 1:
         raise UserError("--batch-size must be at least 1")
 
 
@@ -155,7 +165,7 @@ def read(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
     parser.add_argument("model_dir", help="exported model directory (src/export.py)")
     parser.add_argument("inputs", help="token table, dataset table or folder of images")
     parser.add_argument("--output", default="predictions.csv", help=".csv or .parquet")
-    parser.add_argument("--batch-size", type=int, default=64)
+    add_batch_size_argument(parser)
     parser.add_argument(
         "--merge-tta",
         action="store_true",
@@ -188,7 +198,7 @@ def evaluate(argv: Sequence[str] | None = None, prog: str | None = None) -> None
     parser.add_argument(
         "--predictions", help="also write each row's reading and reference (.csv or .parquet)"
     )
-    parser.add_argument("--batch-size", type=int, default=64)
+    add_batch_size_argument(parser)
     _add_reading_arguments(parser)
     add_device_argument(parser)
     args = parser.parse_args(argv)
@@ -303,8 +313,9 @@ def read_page(argv: Sequence[str] | None = None, prog: str | None = None) -> Non
     parser.add_argument("--images", dest="image_dir", help="AIHub images (default: beside JSON)")
     parser.add_argument("--output", default="lines.csv", help=".csv, .parquet or .json")
     parser.add_argument("--draw", help="folder for each image with its boxes and readings")
-    parser.add_argument("--batch-size", type=int, default=64)
+    add_batch_size_argument(parser)
     _add_tiles_argument(parser)
+    add_device_argument(parser)
     args = parser.parse_args(argv)
     _check_batch_size(args.batch_size)
     if bool(args.images) == bool(args.boxes):
@@ -313,7 +324,7 @@ def read_page(argv: Sequence[str] | None = None, prog: str | None = None) -> Non
     if output.suffix.lower() != ".json":
         check_table_suffix(output)
     transformers_logging.disable_progress_bar()
-    ocr = InverseDalleOCR.from_pretrained(args.model_dir, tiles=args.tiles)
+    ocr = InverseDalleOCR.from_pretrained(args.model_dir, args.device, tiles=args.tiles)
     if args.boxes:
         grouped, skipped = load_boxes(Path(args.boxes), args.image_dir)
         if skipped:

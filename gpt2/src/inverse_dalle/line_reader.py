@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from inverse_dalle.batch_sizing import MemorySizedBatches, default_batch_size
 from inverse_dalle.process_reading import FORKS, prepare_in_processes, read_in_processes
 from inverse_dalle.reading import Reading
 from inverse_dalle.vocabulary import Vocabulary
@@ -172,16 +173,19 @@ class LineReader:
         return [vote(mine) for mine in readings]
 
     def read_batch(
-        self, images: Sequence[ImageInput], batch_size: int = 64, workers: int = 1
+        self, images: Sequence[ImageInput], batch_size: int | None = None, workers: int = 1
     ) -> list[tuple[str, float]]:
         """(text, confidence) for each image or image path; confidence = P(chosen tokens) (with
         `tta` views: their vote's share). An image that cannot be read gives ("", 0.0), as in
-        predict: the others are still read. `workers` > 1: that many processes, one CPU core
-        each (process_reading.py), with the same readings."""
+        predict: the others are still read. `batch_size` images at once (None: the device's
+        default; on a GPU halved while memory runs out: batch_sizing.py). `workers` > 1: that
+        many processes, one CPU core each (process_reading.py), with the same readings."""
+        if batch_size is None:
+            batch_size = default_batch_size(self.device)
         if workers != 1:
             results = read_in_processes(self, images, batch_size, workers)
         else:
-            results = self.read_images(images, batch_size)
+            results = MemorySizedBatches(batch_size, self.device)(self.read_images, images)
         return [("", 0.0) if result is None else result[:2] for result in results]
 
     def read(self, image: ImageInput) -> tuple[str, float]:

@@ -102,7 +102,7 @@ def read_lines(
     boxes: Sequence[Box],
     references: Sequence[str | None] | None = None,
     margins: tuple[float, float] = (0.0, 0.0),
-    batch_size: int = 64,
+    batch_size: int | None = None,
 ) -> list[LineReading]:
     """Crop each box (grown by `margins` = along, across; clipped to the image) and read it."""
     crops, kept = [], []
@@ -180,7 +180,7 @@ def load_boxes(source: Path, image_dir: str | os.PathLike | None) -> tuple[Boxes
 
 
 def read_boxed_images(
-    ocr: InverseDalleOCR, grouped: BoxesByImage, batch_size: int = 64
+    ocr: InverseDalleOCR, grouped: BoxesByImage, batch_size: int | None = None
 ) -> dict[str, list[LineReading]]:
     """Every image's boxes read, cropped as given (no margin added: AIHub crops are the box)."""
     readings = {}

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 import pandas as pd
 from tqdm import tqdm
 
+from inverse_dalle.batch_sizing import MemorySizedBatches, default_batch_size
 from inverse_dalle.data import check_made_by
 from inverse_dalle.exported import ExportedModel
 from inverse_dalle.ocr import InverseDalleOCR
@@ -75,13 +75,17 @@ def _grids_from_tokens(
 
 
 def _read_in_chunks(
-    read: Callable[[list[T]], list[Result]], items: list[T], what: str, show_progress: bool
+    read: Callable[[list[T], int], list[Result]],
+    items: list[T],
+    batches: MemorySizedBatches,
+    show_progress: bool,
 ) -> list[Result]:
-    """`read` over `items` CHUNK at a time, with a progress bar of `what` on stderr."""
+    """`read(chunk, batch_size)` over `items` CHUNK at a time, in batches as large as memory
+    allows, with a progress bar on stderr."""
     results: list[Result] = []
-    with tqdm(total=len(items), unit="img", desc=what, disable=not show_progress) as bar:
+    with tqdm(total=len(items), unit="img", desc="reading", disable=not show_progress) as bar:
         for start in range(0, len(items), CHUNK):
-            results.extend(read(items[start : start + CHUNK]))
+            results.extend(batches(read, items[start : start + CHUNK]))
             bar.update(min(CHUNK, len(items) - start))
     return results
 
@@ -96,15 +100,19 @@ def _read_files_in_processes(
 def read_rows(
     ocr: InverseDalleOCR,
     path: str | os.PathLike,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     show_progress: bool = True,
     workers: int | None = None,
 ) -> TableReading:
-    """Read every row, CHUNK rows at a time (a progress bar on stderr when `show_progress`);
-    image files are tokenised with the bundled VQVAE (`ocr.tta` views of each, voted on), by
-    `workers` processes when more than 1 (process_reading.py: CPU, same readings; None: one
-    per core where that pays, `default_workers`)."""
+    """Read every row, CHUNK rows at a time (a progress bar on stderr when `show_progress`),
+    `batch_size` at once (None: the device's default, batch_sizing.py); image files are
+    tokenised with the bundled VQVAE (`ocr.tta` views of each, voted on), by `workers`
+    processes when more than 1 (process_reading.py: CPU, same readings; None: one per core
+    where that pays, `default_workers`)."""
     path = Path(path)
+    if batch_size is None:
+        batch_size = default_batch_size(ocr.device)
+    batches = MemorySizedBatches(batch_size, ocr.device)
     rows = load_rows(path)
     if "visual_tokens" in rows.columns:
         if workers not in (None, 1):
@@ -118,8 +126,7 @@ def read_rows(
             raise UserError(f"{path}: tiles are cut from image files; a token table has none")
         check_token_table(ocr, path)
         views = [[grid] for grid in _grids_from_tokens(ocr, rows, path)]
-        read_grids = partial(ocr.read_views, batch_size=batch_size)
-        return _table_reading(rows, _read_in_chunks(read_grids, views, "reading", show_progress))
+        return _table_reading(rows, _read_in_chunks(ocr.read_views, views, batches, show_progress))
     if ocr.tokenizer is None:
         raise UserError(f"{path}: has no visual_tokens column and the model bundles no VQVAE")
     if path.is_dir():
@@ -132,8 +139,7 @@ def read_rows(
         return _table_reading(
             rows, _read_files_in_processes(ocr, files, batch_size, workers, show_progress)
         )
-    read_files = partial(ocr.read_images, batch_size=batch_size)
-    return _table_reading(rows, _read_in_chunks(read_files, files, "reading", show_progress))
+    return _table_reading(rows, _read_in_chunks(ocr.read_images, files, batches, show_progress))
 
 
 def _table_reading(rows: pd.DataFrame, results: list[Result]) -> TableReading:
