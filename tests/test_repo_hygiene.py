@@ -55,6 +55,18 @@ def test_ci_runs_the_readme_test_command():
     assert recipe is not None and commands(recipe.group(1)) == ["$(PY) -m pytest"]
 
 
+def test_reading_commands_do_not_load_lightning():
+    """Lightning trains and tokenises; reading needs none of it, and importing it costs ~0.4 s
+    of every `predict`/`evaluate`/`inverse-dalle read` start (a user reading one image waits)."""
+    probe = (
+        "import sys, inverse_dalle.cli, inverse_dalle.table_reading; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'lightning'))"
+    )
+    result = run(sys.executable, "-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_commands_that_run_models_do_not_load_the_synthesiser():
     """Reading, tokenising, training, exporting and drawing need no fonts or word lists: a GPU
     machine without `wordfreq` read nothing when the reading CLI imported the synthesiser."""

@@ -32,7 +32,6 @@ from vqvae.token_table import (
     read_meta,
     string_to_grid,
 )
-from vqvae.tokenizer import ImageTokenizer
 
 COLUMNS = ("img_path", "text", "visual_tokens")
 
@@ -140,15 +139,6 @@ def resolve_layout(
 
 def _declared_or(declared: int | None, default: int) -> int:
     return default if declared is None else declared
-
-
-def check_made_by(path: str | os.PathLike, tokenizer: ImageTokenizer) -> None:
-    """Refuse a token table that another VQVAE made (its .meta.json names the VQVAE's weights)."""
-    made_by = read_meta(path).vqvae_sha256
-    if made_by != tokenizer.sha256:
-        raise UserError(
-            f"{path}: made by VQVAE {made_by[:12]}…, this model's VQVAE is {tokenizer.sha256[:12]}…"
-        )
 
 
 class OCRDataset(Dataset):

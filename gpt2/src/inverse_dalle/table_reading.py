@@ -16,14 +16,13 @@ import pandas as pd
 from tqdm import tqdm
 
 from inverse_dalle.batch_sizing import MemorySizedBatches, default_batch_size
-from inverse_dalle.data import check_made_by
 from inverse_dalle.exported import ExportedModel
 from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.process_reading import default_workers, read_in_processes
 from ocr_common.errors import UserError
 from ocr_common.images import IMAGE_SUFFIXES, list_images
 from ocr_common.tables import read_table, resolve_image_paths
-from vqvae.token_table import check_codebook, read_meta, string_to_grid
+from vqvae.token_table import check_codebook, check_made_by, read_meta, string_to_grid
 
 CHUNK = 1024  # rows read at once (their VQVAE inputs held, not images; progress updates)
 Result = tuple[str, float, bool] | None  # (text, confidence, ended); None: unreadable image
@@ -58,7 +57,7 @@ def check_token_table(ocr: InverseDalleOCR | ExportedModel, path: Path) -> None:
         ocr.layout.num_codes,
     )
     if ocr.tokenizer is not None:
-        check_made_by(path, ocr.tokenizer)
+        check_made_by(path, ocr.tokenizer.sha256)
 
 
 def _grids_from_tokens(

@@ -15,7 +15,6 @@ from inverse_dalle.config import FinetuneConfig, GPT2TrainConfig, InverseDalleCo
 from inverse_dalle.data import (
     OCRDataModule,
     OCRDataset,
-    check_made_by,
     count_fed_by_columns,
     load_token_table,
     resolve_layout,
@@ -30,6 +29,7 @@ from inverse_dalle.vocabulary import Vocabulary
 from ocr_common.config import save_config
 from ocr_common.errors import UserError
 from ocr_common.trainer import ResumePoint, build_trainer, read_resume_point
+from vqvae.token_table import check_made_by
 from vqvae.tokenizer import ImageTokenizer
 
 
@@ -85,7 +85,7 @@ def train(
         start_from_export(module, source)
     if config.model.init_code_embeddings and resume is None:
         tokenizer = ImageTokenizer.from_pretrained(config.data.vqvae)
-        check_made_by(config.data.train_dataset, tokenizer)  # else the codebook means nothing
+        check_made_by(config.data.train_dataset, tokenizer.sha256)  # else the codes mean nothing
         initialize_code_embeddings(module.model, layout, codebook_vectors(tokenizer))
     fit(module, train_set, val_set, config.train, run_dir, config, resume, callbacks)
     return TrainReport(run_dir, len(train_set), train_set.num_truncated, train_set.num_unknown)

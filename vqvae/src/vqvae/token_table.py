@@ -119,3 +119,13 @@ def read_meta(table_path: str | os.PathLike) -> TokenTableMeta:
     if missing:
         raise UserError(f"{path}: missing key(s) {', '.join(sorted(missing))}")
     return TokenTableMeta(**{name: values[key] for name, key in keys.items()})
+
+
+def check_made_by(table_path: str | os.PathLike, vqvae_sha256: str) -> None:
+    """Refuse a token table that another VQVAE made (its .meta.json names the VQVAE's weights)."""
+    made_by = read_meta(table_path).vqvae_sha256
+    if made_by != vqvae_sha256:
+        raise UserError(
+            f"{table_path}: made by VQVAE {made_by[:12]}…, this model's VQVAE is "
+            f"{vqvae_sha256[:12]}…"
+        )
