@@ -34,7 +34,10 @@ class MemorySizedBatches:
     """Calls `read(items, batch_size)`, halving the batch size (and keeping it halved for the
     next calls) each time the device runs out of memory."""
 
-    def __init__(self, batch_size: int, device: torch.device) -> None:
+    def __init__(self, batch_size: int | None, device: torch.device) -> None:
+        """Start at `batch_size` (None: the device's default)."""
+        if batch_size is None:
+            batch_size = default_batch_size(device)
         if batch_size < 1:
             raise UserError(f"a batch holds at least 1 image, not {batch_size}")
         self.batch_size, self.device = batch_size, device
@@ -48,13 +51,10 @@ class MemorySizedBatches:
                     raise UserError(
                         f"{self.device} runs out of memory reading one image at a time"
                     ) from None
-                self._free_cached_memory()
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()  # the failed batch's blocks, for the smaller one
                 self.batch_size //= 2
                 print(
                     f"out of memory on {self.device}: reading {self.batch_size} images at once",
                     file=sys.stderr,
                 )
-
-    def _free_cached_memory(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()  # the failed batch's blocks, for the smaller one

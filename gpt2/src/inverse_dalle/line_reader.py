@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from inverse_dalle.batch_sizing import MemorySizedBatches, default_batch_size
+from inverse_dalle.batch_sizing import MemorySizedBatches
 from inverse_dalle.process_reading import FORKS, prepare_in_processes, read_in_processes
 from inverse_dalle.reading import Reading
 from inverse_dalle.vocabulary import Vocabulary
@@ -180,12 +180,11 @@ class LineReader:
         predict: the others are still read. `batch_size` images at once (None: the device's
         default; on a GPU halved while memory runs out: batch_sizing.py). `workers` > 1: that
         many processes, one CPU core each (process_reading.py), with the same readings."""
-        if batch_size is None:
-            batch_size = default_batch_size(self.device)
+        batches = MemorySizedBatches(batch_size, self.device)
         if workers != 1:
-            results = read_in_processes(self, images, batch_size, workers)
+            results = read_in_processes(self, images, batches.batch_size, workers)
         else:
-            results = MemorySizedBatches(batch_size, self.device)(self.read_images, images)
+            results = batches(self.read_images, images)
         return [("", 0.0) if result is None else result[:2] for result in results]
 
     def read(self, image: ImageInput) -> tuple[str, float]:

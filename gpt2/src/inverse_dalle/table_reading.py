@@ -15,7 +15,7 @@ from typing import TypeVar
 import pandas as pd
 from tqdm import tqdm
 
-from inverse_dalle.batch_sizing import MemorySizedBatches, default_batch_size
+from inverse_dalle.batch_sizing import MemorySizedBatches
 from inverse_dalle.exported import ExportedModel
 from inverse_dalle.ocr import InverseDalleOCR
 from inverse_dalle.process_reading import default_workers, read_in_processes
@@ -109,8 +109,6 @@ def read_rows(
     processes when more than 1 (process_reading.py: CPU, same readings; None: one per core
     where that pays, `default_workers`)."""
     path = Path(path)
-    if batch_size is None:
-        batch_size = default_batch_size(ocr.device)
     batches = MemorySizedBatches(batch_size, ocr.device)
     rows = load_rows(path)
     if "visual_tokens" in rows.columns:
@@ -133,10 +131,10 @@ def read_rows(
     else:
         files = resolve_image_paths(rows, path)
     if workers is None:
-        workers = default_workers(ocr.device, len(files), batch_size)
+        workers = default_workers(ocr.device, len(files), batches.batch_size)
     if workers != 1:
         return _table_reading(
-            rows, _read_files_in_processes(ocr, files, batch_size, workers, show_progress)
+            rows, _read_files_in_processes(ocr, files, batches.batch_size, workers, show_progress)
         )
     return _table_reading(rows, _read_in_chunks(ocr.read_images, files, batches, show_progress))
 
